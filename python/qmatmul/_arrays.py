@@ -1,0 +1,161 @@
+"""Array plumbing: NumPy arrays (host) and CUDA arrays (torch tensors, CuPy arrays, anything with
+``__cuda_array_interface__``) reduced to an address, a shape, element strides and a dtype."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+try:  # bfloat16 in NumPy
+    import ml_dtypes
+
+    BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+except ImportError:  # pragma: no cover - ml_dtypes is a dependency
+    BFLOAT16 = None
+
+from . import _core
+
+# NumPy dtype name -> C API dtype code, for activations and outputs.
+ACT_DTYPES = {"float16": _core.DTYPE_F16, "float32": _core.DTYPE_F32, "bfloat16": _core.DTYPE_BF16}
+
+
+@dataclass
+class View:
+    """What the C API needs to know about one array."""
+
+    ptr: int
+    shape: Tuple[int, ...]
+    strides: Tuple[int, ...]  # in elements
+    dtype: str  # NumPy-style name: float16, bfloat16, float32, int8, uint8, ...
+    device: bool  # CUDA memory
+    kind: str  # "numpy", "torch", "cupy", "cai"
+    obj: Any
+
+
+_TORCH_NAMES = {
+    "torch.float16": "float16",
+    "torch.bfloat16": "bfloat16",
+    "torch.float32": "float32",
+    "torch.int8": "int8",
+    "torch.uint8": "uint8",
+    "torch.float64": "float64",
+    "torch.int32": "int32",
+    "torch.int64": "int64",
+}
+
+
+def is_torch(obj) -> bool:
+    return type(obj).__module__.startswith("torch") and hasattr(obj, "data_ptr")
+
+
+def is_cuda_array(obj) -> bool:
+    if is_torch(obj):
+        return bool(getattr(obj, "is_cuda", False))
+    return hasattr(obj, "__cuda_array_interface__")
+
+
+def view(obj, name: str) -> View:
+    """Describe `obj` (argument `name`) without copying it."""
+    if isinstance(obj, np.ndarray):
+        itemsize = obj.dtype.itemsize
+        strides = tuple(s // itemsize if s % itemsize == 0 else -(10**18) for s in obj.strides)
+        return View(obj.ctypes.data, obj.shape, strides, obj.dtype.name, False, "numpy", obj)
+    if is_torch(obj):
+        dt = _TORCH_NAMES.get(str(obj.dtype), str(obj.dtype))
+        return View(obj.data_ptr(), tuple(obj.shape), tuple(obj.stride()), dt,
+                    bool(obj.is_cuda), "torch", obj)
+    cai = getattr(obj, "__cuda_array_interface__", None)
+    if cai is not None:
+        dt = np.dtype(cai["typestr"])
+        shape = tuple(cai["shape"])
+        if cai.get("strides") is None:
+            strides = []
+            acc = 1
+            for d in reversed(shape):
+                strides.append(acc)
+                acc *= d
+            strides = tuple(reversed(strides))
+        else:
+            strides = tuple(s // dt.itemsize for s in cai["strides"])
+        kind = "cupy" if type(obj).__module__.startswith("cupy") else "cai"
+        return View(int(cai["data"][0]), shape, strides, dt.name, True, kind, obj)
+    if hasattr(obj, "__array__") or isinstance(obj, (list, tuple)):
+        arr = np.asarray(obj)
+        if arr.dtype == object:
+            raise TypeError(f"{name} must be an array, got {type(obj).__name__}")
+        return view(arr, name)
+    raise TypeError(f"{name} must be a NumPy array or a CUDA array, got {type(obj).__name__}")
+
+
+def is_c_contiguous(v: View) -> bool:
+    expected = 1
+    for d, s in zip(reversed(v.shape), reversed(v.strides)):
+        if d != 1 and s != expected:
+            return False
+        expected *= d
+    return True
+
+
+def row_stride_2d(v: View, rows: int, cols: int, name: str) -> int:
+    """For a [rows, cols] view with unit inner stride, the row stride in elements."""
+    if cols > 1 and v.strides[-1] != 1:
+        raise ValueError(f"{name} must have a contiguous last dimension (stride 1), got element "
+                         f"strides {v.strides}")
+    if rows <= 1:
+        return cols
+    rs = v.strides[0]
+    if rs < cols:
+        raise ValueError(f"{name} has a row stride of {rs} elements, less than its row length "
+                         f"{cols} (negative or overlapping rows are not supported)")
+    return rs
+
+
+def empty_like_kind(v: View, shape, dtype: str):
+    """Allocate an output of the same kind (library, device) as the view's array."""
+    if v.kind == "numpy":
+        return np.empty(shape, dtype=BFLOAT16 if dtype == "bfloat16" else np.dtype(dtype))
+    if v.kind == "torch":
+        import torch
+
+        tdt = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}[dtype]
+        return torch.empty(shape, dtype=tdt, device=v.obj.device)
+    if v.kind == "cupy":
+        import cupy
+
+        if dtype == "bfloat16":
+            raise TypeError("CuPy has no bfloat16 arrays; pass out= or use torch")
+        return cupy.empty(shape, dtype=dtype)
+    raise TypeError("cannot allocate the result for a CUDA array of unknown kind "
+                    f"{type(v.obj).__name__}; pass out=")
+
+
+def current_stream(v: View, stream) -> int:
+    """The CUDA stream handle to run on: explicit `stream`, else the array library's current one."""
+    if stream is not None:
+        if isinstance(stream, int):
+            return stream
+        for attr in ("cuda_stream", "ptr", "handle"):
+            h = getattr(stream, attr, None)
+            if isinstance(h, int):
+                return h
+        raise TypeError(f"stream must be an int handle or a torch/CuPy stream, got {type(stream).__name__}")
+    if not v.device:
+        return 0
+    if v.kind == "torch":
+        import torch
+
+        return int(torch.cuda.current_stream(v.obj.device).cuda_stream)
+    if v.kind == "cupy":
+        import cupy
+
+        return int(cupy.cuda.get_current_stream().ptr)
+    return 0
+
+
+def reshape_like(obj, shape):
+    return obj.reshape(shape)
+
+
+def optional_view(obj, name: str) -> Optional[View]:
+    return None if obj is None else view(obj, name)
