@@ -143,6 +143,15 @@ def _activations(x, K: int, N: int, out, w_device: bool):
     return xv, M, max(ldx, 1), out, yv, max(ldy, 1)
 
 
+def _require_cuda(name: str) -> None:
+    """CUDA arrays need an available CUDA backend; without one their addresses must never reach
+    the C library (it could not tell them from host memory)."""
+    if not any(b["device"] and b["available"] for b in _core.backends()):
+        built = any(b["device"] for b in _core.backends())
+        why = "no CUDA device is available" if built else "this build has no CUDA backend"
+        raise ValueError(f"{name} is a CUDA array but the CUDA backend is not available ({why})")
+
+
 def _check_threads(threads) -> int:
     if threads is None:
         return 0
@@ -193,6 +202,8 @@ def quantized_matmul(
     b = _check_backend(backend)
     t = _check_threads(threads)
     wv, sv, zv, N, K, g, bits = _weights(w, scales, zps, group_size, bits)
+    if wv.device:
+        _require_cuda("w")
     xv, M, ldx, out, yv, ldy = _activations(x, K, N, out, wv.device)
     s = current_stream(xv, stream)
     _core.matmul(M, N, K, xv.ptr, ldx, ACT_DTYPES[xv.dtype], wv.ptr, sv.ptr,
@@ -215,6 +226,8 @@ class PackedWeights:
         wv, sv, zv, N, K, g, bits = _weights(w, scales, zps, group_size, bits)
         self.N, self.K, self.group_size, self.bits = N, K, g, bits
         self.device = wv.device
+        if wv.device:
+            _require_cuda("w")
         self._kind_view = wv
         self._handle = _core.pack(N, K, wv.ptr, sv.ptr, zv.ptr if zv is not None else 0, g, bits,
                                   c, b, current_stream(wv, None), 0)

@@ -89,6 +89,8 @@ def view(obj, name: str) -> View:
 
 
 def is_c_contiguous(v: View) -> bool:
+    if 0 in v.shape:
+        return True
     expected = 1
     for d, s in zip(reversed(v.shape), reversed(v.strides)):
         if d != 1 and s != expected:
@@ -99,6 +101,8 @@ def is_c_contiguous(v: View) -> bool:
 
 def row_stride_2d(v: View, rows: int, cols: int, name: str) -> int:
     """For a [rows, cols] view with unit inner stride, the row stride in elements."""
+    if rows == 0 or cols == 0:
+        return max(cols, 1)
     if cols > 1 and v.strides[-1] != 1:
         raise ValueError(f"{name} must have a contiguous last dimension (stride 1), got element "
                          f"strides {v.strides}")
