@@ -290,7 +290,11 @@ const char* qmm_gpu_features(void) {
 void qmm_set_num_threads(int n) { set_num_threads(n); }
 int qmm_get_num_threads(void) { return get_num_threads(); }
 
-const char* qmm_version(void) { return "0.1.0"; }
+#define QMM_STR2(x) #x
+#define QMM_STR(x) QMM_STR2(x)
+const char* qmm_version(void) {
+  return QMM_STR(QMM_VERSION_MAJOR) "." QMM_STR(QMM_VERSION_MINOR) "." QMM_STR(QMM_VERSION_PATCH);
+}
 int qmm_version_number(void) {
   return QMM_VERSION_MAJOR * 10000 + QMM_VERSION_MINOR * 100 + QMM_VERSION_PATCH;
 }

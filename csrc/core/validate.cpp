@@ -3,6 +3,7 @@
 
 #include <cinttypes>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "core/backends.h"
@@ -12,9 +13,17 @@
 namespace qmm {
 namespace {
 
-bool valid_dtype(qmm_dtype t) {
-  return t == QMM_DTYPE_F16 || t == QMM_DTYPE_BF16 || t == QMM_DTYPE_F32;
+// The raw value of an enum field a caller filled in: it may hold any int, and loading an
+// out-of-range value through the enum type would be undefined behaviour.
+template <class E>
+int raw_enum(const E& e) {
+  static_assert(sizeof(E) == sizeof(int), "C enums are int-sized here");
+  int v;
+  std::memcpy(&v, &e, sizeof v);
+  return v;
 }
+
+bool valid_dtype(int t) { return t == QMM_DTYPE_F16 || t == QMM_DTYPE_BF16 || t == QMM_DTYPE_F32; }
 
 // a * b without overflow past INT64_MAX (both non-negative)
 bool mul_ok(int64_t a, int64_t b, int64_t* r) {
@@ -70,12 +79,12 @@ qmm_status validate_problem(const qmm_problem* in, unsigned what, Problem* out) 
   const int64_t s_elems = p.N * p.groups;
 
   if (acts) {
-    if (!valid_dtype(in->x_dtype))
+    if (!valid_dtype(raw_enum(in->x_dtype)))
       return set_error(QMM_INVALID_ARGUMENT, "x_dtype must be QMM_DTYPE_F16, _BF16 or _F32, got %d",
-                       int(in->x_dtype));
-    if (!valid_dtype(in->y_dtype))
+                       raw_enum(in->x_dtype));
+    if (!valid_dtype(raw_enum(in->y_dtype)))
       return set_error(QMM_INVALID_ARGUMENT, "y_dtype must be QMM_DTYPE_F16, _BF16 or _F32, got %d",
-                       int(in->y_dtype));
+                       raw_enum(in->y_dtype));
     p.x_dtype = in->x_dtype;
     p.y_dtype = in->y_dtype;
     p.ldx = in->ldx == 0 ? p.K : in->ldx;
@@ -143,10 +152,10 @@ qmm_status validate_problem(const qmm_problem* in, unsigned what, Problem* out) 
 qmm_status validate_options(const qmm_options* in, Options* out) {
   Options o;
   if (in) {
-    if (in->compute != QMM_COMPUTE_FLOAT && in->compute != QMM_COMPUTE_INT8)
+    const int compute = raw_enum(in->compute);
+    if (compute != QMM_COMPUTE_FLOAT && compute != QMM_COMPUTE_INT8)
       return set_error(QMM_INVALID_ARGUMENT,
-                       "compute must be QMM_COMPUTE_FLOAT or QMM_COMPUTE_INT8, got %d",
-                       int(in->compute));
+                       "compute must be QMM_COMPUTE_FLOAT or QMM_COMPUTE_INT8, got %d", compute);
     if (in->num_threads < 0)
       return set_error(QMM_INVALID_ARGUMENT, "num_threads must be >= 0, got %d",
                        int(in->num_threads));
