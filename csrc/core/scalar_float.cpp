@@ -28,6 +28,16 @@ void dequant_row(const Problem& p, int64_t n, float* wrow) {
     if (BITS == 8) {
       const auto* q = reinterpret_cast<const int8_t*>(row) + k0;
       for (int64_t k = 0; k < gs; ++k) wrow[k0 + k] = scale * float(int(q[k]) - zero);
+    } else if ((gs & 1) == 0) {
+      // whole bytes: the low nibble is element 2j, the high nibble 2j+1
+      const uint8_t* b = row + k0 / 2;
+      float* out = wrow + k0;
+      for (int64_t j = 0; j < gs / 2; ++j) {
+        const int lo = int(int8_t(uint8_t(b[j] << 4))) >> 4;
+        const int hi = int(int8_t(b[j])) >> 4;
+        out[2 * j] = scale * float(lo - zero);
+        out[2 * j + 1] = scale * float(hi - zero);
+      }
     } else {
       for (int64_t k = 0; k < gs; ++k) wrow[k0 + k] = scale * float(int4_at(row, k0 + k) - zero);
     }
