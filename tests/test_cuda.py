@@ -22,8 +22,7 @@ def _t(a, dev="cuda"):
     if a is None:
         return None
     if a.dtype.name == "bfloat16":
-        return torch.from_numpy(a.view(np.uint16).astype(np.int32)).to(torch.int32) \
-            .to(dev).to(torch.int16).view(torch.bfloat16)
+        return torch.from_numpy(np.ascontiguousarray(a).view(np.int16)).to(dev).view(torch.bfloat16)
     return torch.from_numpy(np.ascontiguousarray(a)).to(dev)
 
 
