@@ -10,6 +10,7 @@
 
 #include "core/numeric.h"
 #include "core/scalar.h"
+#include "core/threading.h"
 
 namespace qmm {
 namespace {
@@ -58,7 +59,7 @@ void gemm(const Problem& p, const Options& o) {
   const int64_t K = p.K;
   const int64_t mb_max = std::min<int64_t>(kScalarRowBlock, p.M);
   std::vector<float> xb(size_t(mb_max) * size_t(K));
-  const int nt = o.num_threads;
+  const int nt = threads_for_work(o.num_threads, (long long)std::min<int64_t>(p.M, kScalarRowBlock) * p.N * p.K);
   for (int64_t m0 = 0; m0 < p.M; m0 += kScalarRowBlock) {
     const int64_t mb = std::min<int64_t>(kScalarRowBlock, p.M - m0);
     const size_t xsz = dtype_size(p.x_dtype);

@@ -1,6 +1,7 @@
 // The pybind11 module qmatmul._core: argument plumbing between python/qmatmul and the C API.
 // Arrays arrive as raw addresses (NumPy's or a CUDA array's), already checked by the Python
 // layer; the C API validates again and its status becomes a Python exception. No math here.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -138,6 +139,10 @@ PYBIND11_MODULE(_core, m) {
           if (!name) raise_status(qmm_last_status());
           return std::string(name);
         });
+
+  m.def("data_address", [](const py::array& a) {
+    return reinterpret_cast<uintptr_t>(a.data());
+  }, "address of a NumPy array's first element");
 
   m.def("backends", []() {
     std::vector<py::dict> out;

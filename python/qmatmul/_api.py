@@ -110,7 +110,9 @@ def _activations(x, K: int, N: int, out, w_device: bool):
                          f"{'CUDA' if xv.device else 'host'} memory, w is "
                          f"{'CUDA' if w_device else 'host'} memory")
     lead = tuple(xv.shape[:-1])
-    M = int(np.prod(lead, dtype=np.int64)) if lead else 1
+    M = 1
+    for d in lead:
+        M *= int(d)
     if len(xv.shape) <= 2:
         ldx = row_stride_2d(xv, M, K, "x") if len(xv.shape) == 2 else K
         if len(xv.shape) == 1 and K > 1 and xv.strides[0] != 1:

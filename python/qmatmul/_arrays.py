@@ -20,6 +20,13 @@ from . import _core
 ACT_DTYPES = {"float16": _core.DTYPE_F16, "float32": _core.DTYPE_F32, "bfloat16": _core.DTYPE_BF16}
 
 
+# dtype -> name without numpy's (slow) dtype.name property on the hot path
+_NP_NAMES = {np.dtype(t): np.dtype(t).name for t in
+             (np.float16, np.float32, np.float64, np.int8, np.uint8, np.int16, np.int32, np.int64)}
+if BFLOAT16 is not None:
+    _NP_NAMES[BFLOAT16] = "bfloat16"
+
+
 @dataclass
 class View:
     """What the C API needs to know about one array."""
@@ -58,9 +65,11 @@ def is_cuda_array(obj) -> bool:
 def view(obj, name: str) -> View:
     """Describe `obj` (argument `name`) without copying it."""
     if isinstance(obj, np.ndarray):
-        itemsize = obj.dtype.itemsize
+        dt = obj.dtype
+        name_ = _NP_NAMES.get(dt) or dt.name
+        itemsize = dt.itemsize
         strides = tuple(s // itemsize if s % itemsize == 0 else -(10**18) for s in obj.strides)
-        return View(obj.ctypes.data, obj.shape, strides, obj.dtype.name, False, "numpy", obj)
+        return View(_core.data_address(obj), obj.shape, strides, name_, False, "numpy", obj)
     if is_torch(obj):
         dt = _TORCH_NAMES.get(str(obj.dtype), str(obj.dtype))
         return View(obj.data_ptr(), tuple(obj.shape), tuple(obj.stride()), dt,
@@ -89,6 +98,8 @@ def view(obj, name: str) -> View:
 
 
 def is_c_contiguous(v: View) -> bool:
+    if v.kind == "numpy":
+        return bool(v.obj.flags.c_contiguous)
     if 0 in v.shape:
         return True
     expected = 1
