@@ -1,0 +1,332 @@
+// The `cuda` backend's table entry: device detection, pointer classification, dispatch to the
+// kernels, the per-(device, stream) workspace and packing.
+//
+// Dispatch (every device problem is accepted; supports() never declines):
+//   K == 0                          -> cudaMemset2DAsync(Y)
+//   float, gs % 32 == 0, w aligned  -> M <= 16: cuda_gemv.cu (bandwidth kernel)
+//                                      M > 16 : cuda_gemm.cu (mma.m16n8k16); fp32 or unaligned
+//                                               X is first converted to an fp16 workspace copy
+//   int8,  gs % 32 == 0, gs <= 65536, w aligned -> quantize X (workspace) + cuda_gemm.cu (s8 mma)
+//   anything else                   -> cuda_generic.cu (correct, slow)
+//
+// Workspace: the int8 mode (quantized X: M*K + 8*M*groups bytes) and the fp32/unaligned X of
+// the float GEMM (M*K*2 bytes) need scratch memory. It is cached per (device, stream) and
+// grown geometrically with cudaMalloc outside of stream capture (after synchronizing that
+// stream so the old buffer is idle); a call needing more than the cached size while its stream
+// is being captured fails with QMM_CUDA_ERROR (run one call of the largest shape before
+// capturing). Steady state: no allocation, no synchronization. The cache is freed at exit.
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "core/backend.h"
+#include "cuda/cuda_kernels.h"
+
+namespace qmm {
+namespace {
+
+using cuda::KParams;
+using cuda::QuantX;
+
+qmm_status cuda_fail(cudaError_t e, const char* what) {
+  cudaGetLastError();  // clear the sticky-free error state
+  return set_error(QMM_CUDA_ERROR, "cuda backend: %s failed: %s (%s)", what, cudaGetErrorString(e),
+                   cudaGetErrorName(e));
+}
+
+// ----------------------------------------------------------------------------------------------
+// Devices.
+struct DeviceInfo {
+  int count = 0;
+  bool any_sm80 = false;
+  std::string features;
+  int sms[64] = {};
+  int major[64] = {};
+};
+
+const DeviceInfo& devices() {
+  static const DeviceInfo info = [] {
+    DeviceInfo d;
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+      cudaGetLastError();
+      return d;
+    }
+    if (n > 64) n = 64;
+    d.count = n;
+    for (int i = 0; i < n; ++i) {
+      cudaDeviceProp prop;
+      if (cudaGetDeviceProperties(&prop, i) != cudaSuccess) {
+        cudaGetLastError();
+        continue;
+      }
+      d.sms[i] = prop.multiProcessorCount;
+      d.major[i] = prop.major;
+      if (prop.major >= 8) d.any_sm80 = true;
+      char buf[512];
+      std::snprintf(buf, sizeof(buf), "%ssm_%d%d %s %d SMs", d.features.empty() ? "" : "; ",
+                    prop.major, prop.minor, prop.name, prop.multiProcessorCount);
+      d.features += buf;
+    }
+    return d;
+  }();
+  return info;
+}
+
+bool cuda_available() { return devices().any_sm80; }
+
+const char* cuda_device_features() { return devices().features.c_str(); }
+
+int cuda_pointer_kind(const void* p) {
+  if (!p) return 0;
+  cudaPointerAttributes a;
+  if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return (a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged) ? 1 : 0;
+}
+
+// Device that owns p (current device if unknown).
+int device_of(const void* p) {
+  int cur = 0;
+  cudaGetDevice(&cur);
+  cudaPointerAttributes a;
+  if (p && cudaPointerGetAttributes(&a, p) == cudaSuccess &&
+      (a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged) && a.device >= 0)
+    return a.device;
+  cudaGetLastError();
+  return cur;
+}
+
+// Makes `dev` current for the scope of a call, restoring the caller's device.
+struct DeviceScope {
+  int prev = -1;
+  explicit DeviceScope(int dev) {
+    int cur = 0;
+    if (cudaGetDevice(&cur) == cudaSuccess && cur != dev) {
+      if (cudaSetDevice(dev) == cudaSuccess) prev = cur;
+    }
+    cudaGetLastError();
+  }
+  ~DeviceScope() {
+    if (prev >= 0) cudaSetDevice(prev);
+  }
+};
+
+// ----------------------------------------------------------------------------------------------
+// Workspace cache.
+struct Workspace {
+  void* ptr = nullptr;
+  size_t size = 0;
+};
+
+struct WorkspaceCache {
+  std::mutex mu;
+  std::map<std::pair<int, void*>, Workspace> map;
+  ~WorkspaceCache() {
+    // At exit the runtime may already be torn down; freeing is best effort.
+    for (auto& kv : map)
+      if (kv.second.ptr) cudaFree(kv.second.ptr);
+  }
+};
+
+WorkspaceCache& workspace_cache() {
+  static WorkspaceCache* c = new WorkspaceCache();  // never destroyed: no exit-order hazards
+  return *c;
+}
+
+// Returns a workspace of at least `bytes` for (dev, stream). Called with the cache lock held.
+qmm_status get_workspace(int dev, cudaStream_t stream, size_t bytes, void** out) {
+  WorkspaceCache& c = workspace_cache();
+  Workspace& ws = c.map[std::make_pair(dev, static_cast<void*>(stream))];
+  if (ws.size >= bytes) {
+    *out = ws.ptr;
+    return QMM_OK;
+  }
+  cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
+  cudaError_t e = cudaStreamIsCapturing(stream, &cs);
+  if (e != cudaSuccess) return cuda_fail(e, "cudaStreamIsCapturing");
+  if (cs != cudaStreamCaptureStatusNone)
+    return set_error(QMM_CUDA_ERROR,
+                     "cuda backend: this call needs %zu bytes of workspace but the stream is being "
+                     "captured and only %zu are cached; run the call once outside capture first",
+                     bytes, ws.size);
+  if (ws.ptr) {
+    if ((e = cudaStreamSynchronize(stream)) != cudaSuccess)
+      return cuda_fail(e, "cudaStreamSynchronize");
+    cudaFree(ws.ptr);
+    ws.ptr = nullptr;
+    ws.size = 0;
+  }
+  size_t want = bytes + bytes / 2;
+  if (want < (size_t(1) << 20)) want = size_t(1) << 20;
+  void* p = nullptr;
+  if ((e = cudaMalloc(&p, want)) != cudaSuccess) {
+    cudaGetLastError();
+    if ((e = cudaMalloc(&p, bytes)) != cudaSuccess) {
+      cudaGetLastError();
+      return set_error(QMM_OUT_OF_MEMORY, "cuda backend: cannot allocate %zu bytes of workspace: %s",
+                       bytes, cudaGetErrorString(e));
+    }
+    want = bytes;
+  }
+  ws.ptr = p;
+  ws.size = want;
+  *out = p;
+  return QMM_OK;
+}
+
+size_t round256(size_t n) { return (n + 255) & ~size_t(255); }
+
+KParams to_params(const Problem& p) {
+  KParams k;
+  k.x = p.x;
+  k.ldx = p.ldx;
+  k.xt = int(p.x_dtype);
+  k.w = p.w;
+  k.row_bytes = p.row_bytes();
+  k.scales = p.scales;
+  k.zp = p.zp;
+  k.y = p.y;
+  k.ldy = p.ldy;
+  k.yt = int(p.y_dtype);
+  k.M = p.M;
+  k.N = p.N;
+  k.K = p.K;
+  k.gs = p.group_size;
+  k.groups = p.groups;
+  k.bits = p.bits;
+  return k;
+}
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
+// ----------------------------------------------------------------------------------------------
+qmm_status cuda_run(const Problem& p, const Options& o) {
+  cudaStream_t stream = static_cast<cudaStream_t>(o.stream);
+  const int dev = device_of(p.y);
+  DeviceScope scope(dev);
+  const size_t ysize = p.y_dtype == QMM_DTYPE_F32 ? 4 : 2;
+  cudaError_t e;
+  if (p.M == 0 || p.N == 0) return QMM_OK;
+  if (p.K == 0) {
+    e = cudaMemset2DAsync(p.y, size_t(p.ldy) * ysize, 0, size_t(p.N) * ysize, size_t(p.M), stream);
+    return e == cudaSuccess ? QMM_OK : cuda_fail(e, "cudaMemset2DAsync");
+  }
+  const int sms = (dev >= 0 && dev < 64 && devices().sms[dev] > 0) ? devices().sms[dev] : 132;
+  KParams k = to_params(p);
+  const bool w_fast = p.group_size % 32 == 0 && aligned16(p.w);
+
+  if (o.compute == QMM_COMPUTE_FLOAT) {
+    if (w_fast && p.M <= 16) {
+      e = cuda::launch_decode_float(k, sms, stream);
+      return e == cudaSuccess ? QMM_OK : cuda_fail(e, "decode kernel launch");
+    }
+    if (!w_fast) {
+      e = cuda::launch_generic_float(k, stream);
+      return e == cudaSuccess ? QMM_OK : cuda_fail(e, "generic kernel launch");
+    }
+    const size_t xs = p.x_dtype == QMM_DTYPE_F32 ? 4 : 2;
+    const bool x_direct =
+        p.x_dtype != QMM_DTYPE_F32 && aligned16(p.x) && (size_t(p.ldx) * xs) % 16 == 0;
+    if (x_direct) {
+      e = cuda::launch_gemm_float(k, sms, stream);
+      return e == cudaSuccess ? QMM_OK : cuda_fail(e, "gemm kernel launch");
+    }
+    std::lock_guard<std::mutex> lock(workspace_cache().mu);
+    void* ws = nullptr;
+    qmm_status st = get_workspace(dev, stream, round256(size_t(p.M) * size_t(p.K) * 2), &ws);
+    if (st != QMM_OK) return st;
+    if ((e = cuda::launch_convert_x_f16(k, ws, stream)) != cudaSuccess)
+      return cuda_fail(e, "convert kernel launch");
+    KParams k2 = k;
+    k2.x = ws;
+    k2.ldx = p.K;
+    k2.xt = 0;
+    e = cuda::launch_gemm_float(k2, sms, stream);
+    return e == cudaSuccess ? QMM_OK : cuda_fail(e, "gemm kernel launch");
+  }
+
+  // int8 mode.
+  const size_t qbytes = round256(size_t(p.M) * size_t(p.K));
+  const size_t gbytes = round256(size_t(p.M) * size_t(p.groups) * 4);
+  std::lock_guard<std::mutex> lock(workspace_cache().mu);
+  void* ws = nullptr;
+  qmm_status st = get_workspace(dev, stream, qbytes + 2 * gbytes, &ws);
+  if (st != QMM_OK) return st;
+  QuantX qx;
+  qx.q = static_cast<int8_t*>(ws);
+  qx.sx = reinterpret_cast<float*>(static_cast<char*>(ws) + qbytes);
+  qx.sq = reinterpret_cast<int32_t*>(static_cast<char*>(ws) + qbytes + gbytes);
+  const bool fast = w_fast && p.group_size <= 65536;
+  if ((e = cuda::launch_quantize_x(k, qx, fast && p.bits == 4, stream)) != cudaSuccess)
+    return cuda_fail(e, "quantize kernel launch");
+  e = fast ? cuda::launch_gemm_int8(k, qx, sms, stream) : cuda::launch_generic_int8(k, qx, stream);
+  return e == cudaSuccess ? QMM_OK : cuda_fail(e, "int8 kernel launch");
+}
+
+bool cuda_supports(const Problem& p, const Options&) { return p.device; }
+
+// ----------------------------------------------------------------------------------------------
+// Packing: a device copy of the canonical weights, scales and zero points in one allocation
+// (the kernels read the canonical layout directly), made on the caller's stream.
+void cuda_release(PackedWeights& pw) {
+  if (pw.data) cudaFree(pw.data);
+  cudaGetLastError();
+  pw.data = nullptr;
+}
+
+qmm_status cuda_pack(const Problem& p, const Options& o, PackedWeights* out) {
+  if (!p.device)
+    return set_error(QMM_INVALID_ARGUMENT, "cuda backend: pack needs CUDA device weights");
+  cudaStream_t stream = static_cast<cudaStream_t>(o.stream);
+  DeviceScope scope(device_of(p.w ? static_cast<const void*>(p.w) : p.scales));
+  const size_t wbytes = size_t(p.N) * size_t(p.row_bytes());
+  const size_t sbytes = size_t(p.N) * size_t(p.groups) * 4;
+  const size_t zbytes = p.zp ? size_t(p.N) * size_t(p.groups) : 0;
+  const size_t total = round256(wbytes) + round256(sbytes) + round256(zbytes) + 256;
+  void* base = nullptr;
+  cudaError_t e = cudaMalloc(&base, total);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return set_error(QMM_OUT_OF_MEMORY, "cuda backend: cannot allocate %zu bytes for packed weights",
+                     total);
+  }
+  auto* w = static_cast<uint8_t*>(base);
+  auto* s = reinterpret_cast<float*>(w + round256(wbytes));
+  int8_t* z = zbytes ? reinterpret_cast<int8_t*>(w + round256(wbytes) + round256(sbytes)) : nullptr;
+  if (wbytes && (e = cudaMemcpyAsync(w, p.w, wbytes, cudaMemcpyDeviceToDevice, stream)) != cudaSuccess)
+    goto fail;
+  if (sbytes &&
+      (e = cudaMemcpyAsync(s, p.scales, sbytes, cudaMemcpyDeviceToDevice, stream)) != cudaSuccess)
+    goto fail;
+  if (zbytes && (e = cudaMemcpyAsync(z, p.zp, zbytes, cudaMemcpyDeviceToDevice, stream)) != cudaSuccess)
+    goto fail;
+  // The caller may free its arrays as soon as qmm_pack returns.
+  if ((e = cudaStreamSynchronize(stream)) != cudaSuccess) goto fail;
+  out->data = base;
+  out->nbytes = total;
+  out->release = cuda_release;
+  out->w = w;
+  out->scales = s;
+  out->zp = z;
+  return QMM_OK;
+fail:
+  cudaFree(base);
+  return cuda_fail(e, "packing copy");
+}
+
+}  // namespace
+
+extern const Backend kCudaBackend = {
+    "cuda",     true,    cuda_available,     cuda_supports,         cuda_run,
+    cuda_pack,  nullptr, cuda_pointer_kind,  cuda_device_features,
+};
+
+}  // namespace qmm

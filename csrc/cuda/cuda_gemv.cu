@@ -1,0 +1,287 @@
+// cuda float-mode decode kernel (M <= 16): cuda_float_gemv_w4w8.
+//
+// Layout read: canonical weights (int8 [N, K], or int4 two per byte, low nibble = even k), fp32
+// scales / int8 zero points [N, K/group_size], X fp16/bf16/fp32 with row stride ldx.
+// Requires group_size % 32 == 0 and a 16-byte aligned weight pointer.
+//
+// Tensor cores with swapped operands: mma.m16n8k16 A = 16 weight rows (n), B = X^T (8 rows of
+// X, two B tiles when M > 8), so M = 1 wastes MMA throughput but no memory bandwidth.
+// Block: 256 threads = 8 warps on the same 16 weight rows; warp w takes the 128-k chunks
+// w, w+8, ... (whole K per block: no atomics, no workspace); the 8 partial tiles are summed in
+// shared memory in warp order (deterministic). Per chunk a thread streams one (int4) or two
+// (int8) 16-byte loads per weight row (rows g and g+8 of the tile), coalesced 64/128 bytes per
+// row per quad, 2 (int4) / 1 (int8) further chunks' weights, scales and zero points in flight.
+// Inner loop per 32-bit weight word: 4-bit: 1 shift, 4 lop3, 4 hsub2/hfma2 (+4 hmul2 when the
+// scale is folded in) for 8 weights; 8-bit: 2 x (prmt, hsub2 [, hmul2]) for 4 weights; then
+// 2 (bits=4) / 1 (bits=8) mma per word and row pair, in two independent accumulator chains.
+// group_size % 128 == 0: mma on the exact q - zp, fp32 scale on each chunk's partial sums;
+// otherwise the scale is folded into the fp16/bf16 weight (one rounding).
+// Measured (H100 80GB, 2026-11-23, fp16, g128 + zp, (28672, 8192)): W4 M=1 77.8 us = 54% of the
+// 3.0 TB/s copy bandwidth, 2.35x cuBLAS fp16; W4 M=16 37.6%, 1.74x; W8 M=1 81%, 1.83x.
+// Bound by instructions/latency per 32 weights (ncu: 25% occupancy, ~53% issue): see
+// tests/gpu/README.md.
+#include "cuda/cuda_common.cuh"
+#include "cuda/cuda_kernels.h"
+
+namespace qmm {
+namespace cuda {
+namespace {
+
+constexpr int kWarps = 8;
+constexpr int kChunk = 128;  // k per quad per step: 4 threads x 32 k
+
+template <int XT> struct XType { using T = __half; };
+template <> struct XType<1> { using T = __nv_bfloat16; };
+
+// 32 consecutive activations of one row as 16 natural pairs of T.
+template <int XT, class T>
+__device__ __forceinline__ void load_x32(const void* x, int64_t off, bool vec, uint32_t out[16]) {
+  if (vec) {
+    if (XT == 2) {
+      const float4* p = reinterpret_cast<const float4*>(static_cast<const float*>(x) + off);
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        const float4 v = __ldg(p + i);
+        out[2 * i] = pack2<T>(v.x, v.y);
+        out[2 * i + 1] = pack2<T>(v.z, v.w);
+      }
+    } else {
+      const uint4* p = reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(x) + off);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const uint4 v = __ldg(p + i);
+        out[4 * i] = v.x;
+        out[4 * i + 1] = v.y;
+        out[4 * i + 2] = v.z;
+        out[4 * i + 3] = v.w;
+      }
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < 16; ++i) {
+      if (XT == 2) {
+        const float* p = static_cast<const float*>(x) + off;
+        out[i] = pack2<T>(p[2 * i], p[2 * i + 1]);
+      } else {
+        const uint16_t* p = static_cast<const uint16_t*>(x) + off;
+        out[i] = uint32_t(p[2 * i]) | (uint32_t(p[2 * i + 1]) << 16);
+      }
+    }
+  }
+}
+
+template <int BITS>
+struct WRaw {
+  uint4 v[BITS == 4 ? 1 : 2];
+};
+
+constexpr int kRows = 2;  // weight rows per thread: g and g+8 of the block's 16-row tile
+
+// One chunk's loads for a thread: raw weights, scales and zero points of its 4 rows.
+template <int BITS>
+struct Slot {
+  WRaw<BITS> w[kRows];
+  float s[kRows];
+  int z[kRows];
+};
+
+// Per-thread row bases, computed once: the loop does no 64-bit row arithmetic.
+struct Rows {
+  const uint8_t* w[kRows];
+  const float* s[kRows];
+  const int8_t* z[kRows];
+  bool ok[kRows];
+};
+
+template <int BITS>
+__device__ __forceinline__ void load_slot(const KParams& p, const Rows& rw, int64_t chunk,
+                                          int64_t nchunks, int t, Slot<BITS>& sl) {
+  const int64_t k0 = chunk * kChunk + 32 * t;
+  const bool kok = chunk < nchunks && k0 < p.K;
+  // 32-bit division (k / 32 and group_size / 32 fit): a 64-bit one costs ~100 instructions.
+  const uint32_t grp = kok ? uint32_t(k0 >> 5) / uint32_t(p.gs >> 5) : 0u;
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) {
+    const bool ok = kok && rw.ok[r];
+    if (ok) {
+      const uint8_t* src = rw.w[r] + (BITS == 4 ? k0 / 2 : k0);
+      sl.w[r].v[0] = ldg_stream(src);
+      if (BITS == 8) sl.w[r].v[BITS == 8 ? 1 : 0] = ldg_stream(src + 16);
+      sl.s[r] = __ldg(rw.s[r] + grp);
+      sl.z[r] = rw.z[r] ? int(__ldg(rw.z[r] + grp)) : 0;
+    } else {
+#pragma unroll
+      for (int i = 0; i < (BITS == 4 ? 1 : 2); ++i) sl.w[r].v[i] = make_uint4(0, 0, 0, 0);
+      sl.s[r] = 0.0f;
+      sl.z[r] = 0;
+    }
+  }
+}
+
+// 16 pairs of dequantized weights (32 elements) from the raw words, in fragment order:
+// bits=4: word j -> out[4j + i] = (e[8j+i], e[8j+i+4]); bits=8: word j -> out[2j], out[2j+1].
+template <class T, int BITS, bool SCALE>
+__device__ __forceinline__ void dequant32(const WRaw<BITS>& r, const Deq<T>& d, uint32_t out[16]) {
+  const uint32_t* w = reinterpret_cast<const uint32_t*>(r.v);
+  if (BITS == 4) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) d.template w4<SCALE>(w[j], out + 4 * j);
+  } else {
+#pragma unroll
+    for (int j = 0; j < 8; ++j) d.template w8<SCALE>(w[j], out + 2 * j);
+  }
+}
+
+// SA (scale after): group_size % 128 == 0, so a whole 128-k chunk of the quad lies in one
+// group; the mma then runs on the exact integers q - zp and the fp32 scale is applied to the
+// chunk's partial sums (one FFMA per accumulator instead of one hmul2 per weight pair).
+template <int XT, int BITS, int MT, bool SA>
+__global__ void __launch_bounds__(kWarps * 32, MT == 1 ? 2 : 1)
+    decode_float_kernel(KParams p, bool x_vec) {
+  using T = typename XType<XT>::T;
+  constexpr int PF = BITS == 4 ? 2 : 1;  // chunks in flight beyond the current one
+  __shared__ float red[kWarps][MT * 4][32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int64_t n0 = int64_t(blockIdx.x) * 16;
+  Rows row;
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) {
+    const int64_t n = n0 + 8 * r + g;
+    row.ok[r] = n < p.N;
+    const int64_t nn = row.ok[r] ? n : 0;
+    row.w[r] = p.w + nn * p.row_bytes;
+    row.s[r] = p.scales + nn * p.groups;
+    row.z[r] = p.zp ? p.zp + nn * p.groups : nullptr;
+  }
+  const int64_t nchunks = (p.K + kChunk - 1) / kChunk;
+
+  float acc[MT][4];
+#pragma unroll
+  for (int i = 0; i < MT; ++i) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.0f;
+
+  Slot<BITS> buf[PF + 1];
+#pragma unroll
+  for (int u = 0; u < PF; ++u) load_slot<BITS>(p, row, warp + kWarps * u, nchunks, t, buf[u]);
+
+  for (int64_t c = warp; c < nchunks; c += kWarps * (PF + 1)) {
+#pragma unroll
+    for (int u = 0; u <= PF; ++u) {
+      const int64_t cc = c + kWarps * u;
+      load_slot<BITS>(p, row, cc + kWarps * PF, nchunks, t, buf[(u + PF) % (PF + 1)]);
+      if (cc >= nchunks) break;
+      const Slot<BITS>& sl = buf[u];
+      const int64_t k0 = cc * kChunk + 32 * t;
+      const bool kok = k0 < p.K;
+      // Activations: 32 consecutive k of rows m = 8*mt + g. Issued first so that their latency
+      // hides under the weight dequantization; permuted to the weights' pair order after.
+      uint32_t xb[MT][16];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        const int64_t m = 8 * mt + g;
+        if (kok && m < p.M) {
+          load_x32<XT, T>(p.x, m * p.ldx + k0, x_vec, xb[mt]);
+        } else {
+#pragma unroll
+          for (int i = 0; i < 16; ++i) xb[mt][i] = 0;
+        }
+      }
+      Deq<T> d0, d1;
+      d0.init(sl.s[0], sl.z[0]);
+      d1.init(sl.s[1], sl.z[1]);
+      uint32_t a0[16], a1[16];
+      dequant32<T, BITS, !SA>(sl.w[0], d0, a0);
+      dequant32<T, BITS, !SA>(sl.w[1], d1, a1);
+      if (BITS == 4) {
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+          for (int j = 0; j < 4; ++j) {
+            uint32_t tmp[4];
+            permute_x4(xb[mt] + 4 * j, tmp);
+#pragma unroll
+            for (int i = 0; i < 4; ++i) xb[mt][4 * j + i] = tmp[i];
+          }
+      }
+      // Two independent accumulator chains per m tile (even / odd steps) halve the
+      // dependent-mma latency per chunk; they are summed in a fixed order.
+      float part[MT][2][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int q = 0; q < 2; ++q)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) part[mt][q][e] = 0.0f;
+      // Step s: weight pairs (2s, 2s+1) of rows g / g+8 and X pairs (2s, 2s+1).
+#pragma unroll
+      for (int s = 0; s < 8; ++s) {
+        const uint32_t a[4] = {a0[2 * s], a1[2 * s], a0[2 * s + 1], a1[2 * s + 1]};
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          const uint32_t b[2] = {xb[mt][2 * s], xb[mt][2 * s + 1]};
+          mma16816<T>(part[mt][s & 1], a, b);
+        }
+      }
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        if (SA) {
+          acc[mt][0] += sl.s[0] * (part[mt][0][0] + part[mt][1][0]);
+          acc[mt][1] += sl.s[0] * (part[mt][0][1] + part[mt][1][1]);
+          acc[mt][2] += sl.s[1] * (part[mt][0][2] + part[mt][1][2]);
+          acc[mt][3] += sl.s[1] * (part[mt][0][3] + part[mt][1][3]);
+        } else {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) acc[mt][e] += part[mt][0][e] + part[mt][1][e];
+        }
+      }
+    }
+  }
+
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int i = 0; i < 4; ++i) red[warp][mt * 4 + i][lane] = acc[mt][i];
+  __syncthreads();
+  for (int e = threadIdx.x; e < MT * 4 * 32; e += kWarps * 32) {
+    const int l = e & 31, i = (e >> 5) & 3, mt = e >> 7;
+    float v = 0.0f;
+#pragma unroll
+    for (int wi = 0; wi < kWarps; ++wi) v += red[wi][mt * 4 + i][l];
+    const int64_t n = n0 + (l >> 2) + (i >= 2 ? 8 : 0);
+    const int64_t m = 8 * mt + 2 * (l & 3) + (i & 1);
+    if (n < p.N && m < p.M) store_y(p.y, m * p.ldy + n, p.yt, v);
+  }
+}
+
+template <int XT, int BITS, bool SA>
+cudaError_t launch_mt(const KParams& p, bool x_vec, cudaStream_t s) {
+  const dim3 grid(unsigned((p.N + 15) / 16));
+  if (p.M <= 8)
+    decode_float_kernel<XT, BITS, 1, SA><<<grid, kWarps * 32, 0, s>>>(p, x_vec);
+  else
+    decode_float_kernel<XT, BITS, 2, SA><<<grid, kWarps * 32, 0, s>>>(p, x_vec);
+  return cudaGetLastError();
+}
+
+template <int XT>
+cudaError_t launch_bits(const KParams& p, bool x_vec, cudaStream_t s) {
+  const bool sa = p.gs % kChunk == 0;
+  if (p.bits == 4)
+    return sa ? launch_mt<XT, 4, true>(p, x_vec, s) : launch_mt<XT, 4, false>(p, x_vec, s);
+  return sa ? launch_mt<XT, 8, true>(p, x_vec, s) : launch_mt<XT, 8, false>(p, x_vec, s);
+}
+
+}  // namespace
+
+cudaError_t launch_decode_float(const KParams& p, int /*num_sms*/, cudaStream_t s) {
+  const int esize = p.xt == 2 ? 4 : 2;
+  const bool x_vec = (reinterpret_cast<uintptr_t>(p.x) % 16 == 0) && ((p.ldx * esize) % 16 == 0);
+  switch (p.xt) {
+    case 0: return launch_bits<0>(p, x_vec, s);
+    case 1: return launch_bits<1>(p, x_vec, s);
+    default: return launch_bits<2>(p, x_vec, s);
+  }
+}
+
+}  // namespace cuda
+}  // namespace qmm

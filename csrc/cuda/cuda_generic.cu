@@ -1,0 +1,173 @@
+// cuda activation pre-passes and the any-shape fallback kernels.
+//
+// cuda_quantize_x_int8: one warp per (row m, group g) of X (any dtype, any ldx): a = max|x|
+//   (NaN if any NaN), inv = 127/a, q = clamp(rint(x*inv)), sx = a/127, sum_q, with __fdiv_rn /
+//   __fmul_rn / __float2int_rn (no contraction, round-half-even): bit-identical to
+//   quantize_group_int8. Writes q [M, K] (optionally permuted per 8 elements as
+//   0,2,4,6,1,3,5,7 for the int4 tensor-core kernel), sx and sum_q [M, groups].
+// cuda_convert_x_f16: X (any dtype, any ldx) -> dense fp16 [M, K] for the float GEMM.
+// cuda_generic_float_gemv / cuda_generic_int8_gemv: any group size, any alignment. One warp
+//   per (weight row n, 4 rows of X) (float) or (n, m) (int8); lanes stride k; fixed-order
+//   butterfly reductions (deterministic). fp32 dequantization s * (q - zp) (float), exact
+//   64-bit integer group sums and the scalar backend's epilogue order (int8). Slow: a
+//   correctness path for group sizes that are not multiples of 32 or unaligned weights.
+#include <math.h>
+
+#include "cuda/cuda_common.cuh"
+#include "cuda/cuda_kernels.h"
+
+namespace qmm {
+namespace cuda {
+namespace {
+
+__device__ __forceinline__ int weight_at(const KParams& p, int64_t n, int64_t k) {
+  const uint8_t* row = p.w + n * p.row_bytes;
+  if (p.bits == 8) return int(reinterpret_cast<const int8_t*>(row)[k]);
+  const uint8_t b = row[k >> 1];
+  const int nib = (k & 1) ? (b >> 4) : (b & 0xf);
+  return (nib ^ 8) - 8;
+}
+
+__global__ void quantize_x_kernel(KParams p, QuantX qx, bool permute4) {
+  const int lane = threadIdx.x & 31;
+  const int64_t item = int64_t(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  if (item >= p.M * p.groups) return;
+  const int64_t m = item / p.groups, grp = item % p.groups;
+  const int64_t k0 = grp * p.gs;
+  const int64_t xo = m * p.ldx + k0;
+  float a = 0.0f;
+  bool nan = false;
+  for (int64_t i = lane; i < p.gs; i += 32) {
+    const float v = fabsf(load_x(p.x, xo + i, p.xt));
+    if (v != v) nan = true;
+    a = v > a ? v : a;
+  }
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    const float b = __shfl_xor_sync(0xffffffffu, a, o);
+    a = b > a ? b : a;
+  }
+  nan = __any_sync(0xffffffffu, nan);
+  if (nan) a = __int_as_float(0x7fc00000);
+  int8_t* q = qx.q + m * p.K + k0;
+  int s = 0;
+  if (a == 0.0f) {
+    for (int64_t i = lane; i < p.gs; i += 32) q[i] = 0;
+  } else {
+    const float inv = __fdiv_rn(127.0f, a);
+    for (int64_t i = lane; i < p.gs; i += 32) {
+      const float pr = __fmul_rn(load_x(p.x, xo + i, p.xt), inv);
+      int v = 0;
+      if (pr == pr) {
+        const int r = __float2int_rn(pr);  // saturating, half to even
+        v = r > 127 ? 127 : (r < -127 ? -127 : r);
+      }
+      int64_t pos = i;
+      if (permute4) {
+        const int j = int(i & 7);
+        pos = (i & ~int64_t(7)) + ((j & 1) * 4 + (j >> 1));
+      }
+      q[pos] = int8_t(v);
+      s += v;
+    }
+  }
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+  if (lane == 0) {
+    qx.sx[item] = a == 0.0f ? 0.0f : __fdiv_rn(a, 127.0f);
+    qx.sq[item] = s;
+  }
+}
+
+__global__ void convert_x_kernel(KParams p, __half* dst) {
+  const int64_t total = p.M * p.K;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t m = i / p.K, k = i % p.K;
+    dst[i] = __float2half_rn(load_x(p.x, m * p.ldx + k, p.xt));
+  }
+}
+
+constexpr int kRowsPerWarp = 4;
+
+__global__ void generic_float_kernel(KParams p) {
+  const int lane = threadIdx.x & 31;
+  const int64_t item = int64_t(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  const int64_t mblocks = (p.M + kRowsPerWarp - 1) / kRowsPerWarp;
+  if (item >= p.N * mblocks) return;
+  const int64_t n = item / mblocks, m0 = (item % mblocks) * kRowsPerWarp;
+  float acc[kRowsPerWarp] = {0.0f, 0.0f, 0.0f, 0.0f};
+  const float* s = p.scales + n * p.groups;
+  const int8_t* z = p.zp ? p.zp + n * p.groups : nullptr;
+  for (int64_t k = lane; k < p.K; k += 32) {
+    const int64_t grp = k / p.gs;
+    const float w = s[grp] * float(weight_at(p, n, k) - (z ? int(z[grp]) : 0));
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r)
+      if (m0 + r < p.M) acc[r] += load_x(p.x, (m0 + r) * p.ldx + k, p.xt) * w;
+  }
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+    float v = acc[r];
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    if (lane == 0 && m0 + r < p.M) store_y(p.y, (m0 + r) * p.ldy + n, p.yt, v);
+  }
+}
+
+// qx.q unpermuted here.
+__global__ void generic_int8_kernel(KParams p, QuantX qx) {
+  const int lane = threadIdx.x & 31;
+  const int64_t item = int64_t(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  if (item >= p.N * p.M) return;
+  const int64_t n = item / p.M, m = item % p.M;
+  const float* s = p.scales + n * p.groups;
+  const int8_t* z = p.zp ? p.zp + n * p.groups : nullptr;
+  const int8_t* q = qx.q + m * p.K;
+  float acc = 0.0f;
+  for (int64_t grp = 0; grp < p.groups; ++grp) {
+    long long part = 0;
+    for (int64_t k = grp * p.gs + lane; k < (grp + 1) * p.gs; k += 32)
+      part += (long long)q[k] * (long long)weight_at(p, n, k);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) part += __shfl_xor_sync(0xffffffffu, part, o);
+    long long isum = part;
+    if (z) isum -= (long long)z[grp] * (long long)qx.sq[m * p.groups + grp];
+    const float f = __fmul_rn(__fmul_rn(qx.sx[m * p.groups + grp], s[grp]), __ll2float_rn(isum));
+    acc = __fadd_rn(acc, f);
+  }
+  if (lane == 0) store_y(p.y, m * p.ldy + n, p.yt, acc);
+}
+
+unsigned blocks_for(int64_t warps, int warps_per_block) {
+  return unsigned((warps + warps_per_block - 1) / warps_per_block);
+}
+
+}  // namespace
+
+cudaError_t launch_quantize_x(const KParams& p, const QuantX& qx, bool permute4, cudaStream_t s) {
+  quantize_x_kernel<<<blocks_for(p.M * p.groups, 8), 256, 0, s>>>(p, qx, permute4);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_convert_x_f16(const KParams& p, void* dst, cudaStream_t s) {
+  const int64_t total = p.M * p.K;
+  int64_t blocks = (total + 255) / 256;
+  if (blocks > 65536) blocks = 65536;
+  convert_x_kernel<<<unsigned(blocks), 256, 0, s>>>(p, static_cast<__half*>(dst));
+  return cudaGetLastError();
+}
+
+cudaError_t launch_generic_float(const KParams& p, cudaStream_t s) {
+  const int64_t warps = p.N * ((p.M + kRowsPerWarp - 1) / kRowsPerWarp);
+  generic_float_kernel<<<blocks_for(warps, 8), 256, 0, s>>>(p);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_generic_int8(const KParams& p, const QuantX& qx, cudaStream_t s) {
+  generic_int8_kernel<<<blocks_for(p.N * p.M, 8), 256, 0, s>>>(p, qx);
+  return cudaGetLastError();
+}
+
+}  // namespace cuda
+}  // namespace qmm

@@ -1,0 +1,55 @@
+// Host-side interface between the cuda backend entry (cuda_backend.cu) and the kernel files.
+// Every launcher is asynchronous on `stream`, allocates nothing, and returns the launch error.
+#pragma once
+
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+namespace qmm {
+namespace cuda {
+
+// A device problem as the kernels see it. dtype codes: 0 = fp16, 1 = bf16, 2 = fp32.
+struct KParams {
+  const void* x;
+  int64_t ldx;
+  int xt;
+  const uint8_t* w;  // canonical layout
+  int64_t row_bytes;
+  const float* scales;
+  const int8_t* zp;  // nullptr = symmetric
+  void* y;
+  int64_t ldy;
+  int yt;
+  int64_t M, N, K, gs, groups;
+  int bits;
+};
+
+// Quantized activations of the int8 mode (workspace): q [M, K] (row stride K), sx and
+// sum_q [M, groups].
+struct QuantX {
+  int8_t* q;
+  float* sx;
+  int32_t* sq;
+};
+
+// float mode, M <= 16, group_size % 32 == 0, w 16-byte aligned (cuda_gemv.cu).
+cudaError_t launch_decode_float(const KParams& p, int num_sms, cudaStream_t s);
+
+// float mode, tensor cores, group_size % 32 == 0, x fp16/bf16 with 16-byte aligned rows,
+// w 16-byte aligned (cuda_gemm.cu).
+cudaError_t launch_gemm_float(const KParams& p, int num_sms, cudaStream_t s);
+// int8 mode: quantized activations already in `qx` (permuted for bits=4, see cuda_gemm.cu),
+// group_size % 32 == 0 and <= 65536.
+cudaError_t launch_gemm_int8(const KParams& p, const QuantX& qx, int num_sms, cudaStream_t s);
+
+// Activation pre-passes and the any-shape fallbacks (cuda_generic.cu).
+// Quantize X per row and group (bit-identical to quantize_group_int8). permute4: store each
+// 8-element block as (0,2,4,6,1,3,5,7) for the int4 tensor-core kernel.
+cudaError_t launch_quantize_x(const KParams& p, const QuantX& qx, bool permute4, cudaStream_t s);
+// Convert X (any dtype, any ldx) to a dense fp16 [M, K] copy.
+cudaError_t launch_convert_x_f16(const KParams& p, void* dst, cudaStream_t s);
+cudaError_t launch_generic_float(const KParams& p, cudaStream_t s);
+cudaError_t launch_generic_int8(const KParams& p, const QuantX& qx, cudaStream_t s);
+
+}  // namespace cuda
+}  // namespace qmm

@@ -1,0 +1,550 @@
+// GPU driver for the cuda backend, through the public C API only.
+//   gpu_check check [quick]  : cuda (device buffers) vs scalar (host buffers) over many shapes,
+//                              both modes, bits, dtypes, zp/no zp, group sizes, strides; NaN-
+//                              poisoned outputs (the ldy padding must stay poisoned); run twice
+//                              for bit-identical results; K == 0; packed weights; error paths.
+//   gpu_check graph          : CUDA-graph capture of qmm_matmul (float + int8) on a stream.
+//   gpu_check bench          : timings (CUDA events, weights rotated past L2) + copy bandwidth.
+//   gpu_check sanitize       : a few small cases (for compute-sanitizer).
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "qmatmul/qmatmul.h"
+
+#define CK(x)                                                                         \
+  do {                                                                                \
+    cudaError_t e_ = (x);                                                             \
+    if (e_ != cudaSuccess) {                                                          \
+      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x,                  \
+                   cudaGetErrorString(e_));                                           \
+      std::exit(2);                                                                   \
+    }                                                                                 \
+  } while (0)
+
+namespace {
+
+float h2f(uint16_t h) {
+  const uint32_t sign = uint32_t(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ffu;
+  uint32_t u;
+  if (exp == 0x1f) u = sign | 0x7f800000u | (man << 13);
+  else if (exp == 0) {
+    float v = float(man) * 5.9604644775390625e-8f;
+    return sign ? -v : v;
+  } else u = sign | ((exp + 112) << 23) | (man << 13);
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+uint16_t f2h(float f) {  // round to nearest even (normal range is enough for test data)
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  const uint32_t sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
+  if (a >= 0x477ff000u) return uint16_t(sign | 0x7c00u);
+  if (a < 0x38800000u) {
+    float v = std::fabs(f) * 16777216.0f;
+    return uint16_t(sign | uint32_t(std::nearbyint(v)));
+  }
+  uint32_t r = a - 0x38000000u;
+  r = (r + 0xfffu + ((r >> 13) & 1u)) >> 13;
+  return uint16_t(sign | r);
+}
+float b2f(uint16_t b) {
+  uint32_t u = uint32_t(b) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+uint16_t f2b(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+size_t dsize(qmm_dtype t) { return t == QMM_DTYPE_F32 ? 4 : 2; }
+float get(const std::vector<uint8_t>& buf, size_t i, qmm_dtype t) {
+  if (t == QMM_DTYPE_F32) {
+    float f;
+    std::memcpy(&f, buf.data() + 4 * i, 4);
+    return f;
+  }
+  uint16_t h;
+  std::memcpy(&h, buf.data() + 2 * i, 2);
+  return t == QMM_DTYPE_F16 ? h2f(h) : b2f(h);
+}
+void put(std::vector<uint8_t>& buf, size_t i, qmm_dtype t, float v) {
+  if (t == QMM_DTYPE_F32) {
+    std::memcpy(buf.data() + 4 * i, &v, 4);
+    return;
+  }
+  uint16_t h = t == QMM_DTYPE_F16 ? f2h(v) : f2b(v);
+  std::memcpy(buf.data() + 2 * i, &h, 2);
+}
+const char* dname(qmm_dtype t) { return t == QMM_DTYPE_F16 ? "f16" : t == QMM_DTYPE_BF16 ? "bf16" : "f32"; }
+
+struct Case {
+  int64_t M, N, K, gs;
+  int bits;
+  bool zp;
+  qmm_dtype xt, yt;
+  qmm_compute mode;
+  int64_t ldx_pad = 0, ldy_pad = 0;
+  bool packed = false;
+};
+
+std::mt19937_64 rng(12345);
+
+struct Stats {
+  int run = 0, failed = 0;
+};
+
+bool run_case(const Case& c, Stats& st, bool verbose) {
+  const int64_t ldx = c.K + c.ldx_pad, ldy = c.N + c.ldy_pad;
+  const int64_t G = c.gs == -1 ? 1 : c.K / c.gs;
+  const size_t rb = c.bits == 8 ? size_t(c.K) : size_t(c.K) / 2;
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::uniform_int_distribution<int> bd(0, 255), zd(-8, 8), zd8(-20, 20);
+  std::uniform_real_distribution<float> sd(0.01f, 0.05f);
+  std::vector<uint8_t> x(size_t(c.M) * ldx * dsize(c.xt));
+  for (size_t i = 0; i < size_t(c.M) * ldx; ++i) put(x, i, c.xt, nd(rng));
+  std::vector<uint8_t> w(size_t(c.N) * rb);
+  for (auto& b : w) b = uint8_t(bd(rng));
+  std::vector<float> s(size_t(c.N) * G);
+  for (auto& v : s) v = sd(rng);
+  std::vector<int8_t> z(size_t(c.N) * G);
+  for (auto& v : z) v = int8_t(c.bits == 4 ? zd(rng) : zd8(rng));
+  const size_t ybytes = size_t(c.M) * ldy * dsize(c.yt);
+  std::vector<uint8_t> yref(ybytes, 0xff), ygpu(ybytes), ygpu2(ybytes);
+
+  qmm_problem p;
+  qmm_problem_init(&p);
+  p.M = c.M; p.N = c.N; p.K = c.K; p.ldx = ldx; p.ldy = ldy; p.x_dtype = c.xt; p.y_dtype = c.yt;
+  p.group_size = c.gs; p.bits = c.bits;
+  p.x = x.data(); p.w = w.data(); p.scales = s.data(); p.zero_points = c.zp ? z.data() : nullptr;
+  p.y = yref.data();
+  qmm_options o;
+  qmm_options_init(&o);
+  o.compute = c.mode;
+  o.backend = "scalar";
+  if (qmm_matmul(&p, &o) != QMM_OK) {
+    std::printf("scalar failed: %s\n", qmm_last_error());
+    return false;
+  }
+  void *dx, *dw, *ds, *dz, *dy;
+  CK(cudaMalloc(&dx, std::max<size_t>(x.size(), 1)));
+  CK(cudaMalloc(&dw, std::max<size_t>(w.size(), 1)));
+  CK(cudaMalloc(&ds, std::max<size_t>(s.size() * 4, 4)));
+  CK(cudaMalloc(&dz, std::max<size_t>(z.size(), 1)));
+  CK(cudaMalloc(&dy, std::max<size_t>(ybytes, 1)));
+  CK(cudaMemcpy(dx, x.data(), x.size(), cudaMemcpyHostToDevice));
+  CK(cudaMemcpy(dw, w.data(), w.size(), cudaMemcpyHostToDevice));
+  CK(cudaMemcpy(ds, s.data(), s.size() * 4, cudaMemcpyHostToDevice));
+  CK(cudaMemcpy(dz, z.data(), z.size(), cudaMemcpyHostToDevice));
+  p.x = dx; p.w = dw; p.scales = static_cast<float*>(ds);
+  p.zero_points = c.zp ? static_cast<int8_t*>(dz) : nullptr;
+  p.y = dy;
+  o.backend = "cuda";
+  qmm_packed* pk = nullptr;
+  bool ok = true;
+  for (int rep = 0; rep < 2 && ok; ++rep) {
+    CK(cudaMemset(dy, 0xff, ybytes));
+    qmm_status stt;
+    if (c.packed) {
+      if (!pk && qmm_pack(&p, &o, &pk) != QMM_OK) {
+        std::printf("pack failed: %s\n", qmm_last_error());
+        ok = false;
+        break;
+      }
+      stt = qmm_matmul_packed(pk, &p, &o);
+    } else {
+      stt = qmm_matmul(&p, &o);
+    }
+    if (stt != QMM_OK) {
+      std::printf("cuda failed: %s\n", qmm_last_error());
+      ok = false;
+      break;
+    }
+    CK(cudaDeviceSynchronize());
+    CK(cudaMemcpy(rep == 0 ? ygpu.data() : ygpu2.data(), dy, ybytes, cudaMemcpyDeviceToHost));
+  }
+  if (pk) qmm_packed_free(pk);
+  double err2 = 0, ref2 = 0;
+  int64_t bad_pad = 0, nonfinite = 0, max_ulp = 0;
+  if (ok) {
+    if (std::memcmp(ygpu.data(), ygpu2.data(), ybytes) != 0) {
+      std::printf("  non-deterministic output\n");
+      ok = false;
+    }
+    for (int64_t m = 0; m < c.M; ++m)
+      for (int64_t n = 0; n < ldy; ++n) {
+        const size_t i = size_t(m) * ldy + n;
+        const float a = get(ygpu, i, c.yt), r = get(yref, i, c.yt);
+        if (n >= c.N) {
+          if (!(a != a)) ++bad_pad;
+          continue;
+        }
+        if (!std::isfinite(a)) { ++nonfinite; continue; }
+        err2 += double(a - r) * double(a - r);
+        ref2 += double(r) * double(r);
+        if (c.mode == QMM_COMPUTE_INT8) {
+          // ulp distance in the output dtype
+          int64_t ua, ur;
+          if (c.yt == QMM_DTYPE_F32) {
+            int32_t ia, ir; std::memcpy(&ia, &a, 4); std::memcpy(&ir, &r, 4);
+            ua = ia < 0 ? int64_t(INT32_MIN) - ia : ia; ur = ir < 0 ? int64_t(INT32_MIN) - ir : ir;
+          } else {
+            int16_t ha, hr; std::memcpy(&ha, ygpu.data() + 2 * i, 2); std::memcpy(&hr, yref.data() + 2 * i, 2);
+            ua = ha < 0 ? -32768 - ha : ha; ur = hr < 0 ? -32768 - hr : hr;
+          }
+          max_ulp = std::max<int64_t>(max_ulp, std::llabs(ua - ur));
+        }
+      }
+  }
+  const double rel = ref2 > 0 ? std::sqrt(err2 / ref2) : std::sqrt(err2);
+  double tol = c.xt == QMM_DTYPE_BF16 ? 8e-3 : 2e-3;
+  if (c.mode == QMM_COMPUTE_INT8) tol = 1e-3;
+  if (ok && (bad_pad || nonfinite || rel > tol || (c.mode == QMM_COMPUTE_INT8 && max_ulp > 1))) ok = false;
+  st.run++;
+  if (!ok) st.failed++;
+  if (!ok || verbose)
+    std::printf("%s M=%lld N=%lld K=%lld gs=%lld bits=%d zp=%d x=%s y=%s %s ldx+%lld ldy+%lld%s: rel=%.3g "
+                "ulp=%lld nonfinite=%lld pad_overwritten=%lld\n",
+                ok ? "ok  " : "FAIL", (long long)c.M, (long long)c.N, (long long)c.K, (long long)c.gs,
+                c.bits, int(c.zp), dname(c.xt), dname(c.yt), c.mode == QMM_COMPUTE_INT8 ? "int8" : "float",
+                (long long)c.ldx_pad, (long long)c.ldy_pad, c.packed ? " packed" : "", rel,
+                (long long)max_ulp, (long long)nonfinite, (long long)bad_pad);
+  cudaFree(dx); cudaFree(dw); cudaFree(ds); cudaFree(dz); cudaFree(dy);
+  return ok;
+}
+
+int cmd_check(bool quick) {
+  Stats st;
+  std::printf("gpu features: %s\n", qmm_gpu_features());
+  const int64_t Ms_full[] = {1, 2, 3, 7, 16, 33, 128, 1024};
+  const int64_t Ms_quick[] = {1, 3, 16, 33, 128};
+  struct NK { int64_t N, K; };
+  const NK nks[] = {{72, 96}, {200, 384}, {1000, 576}, {263, 1280}};
+  const qmm_dtype dts[] = {QMM_DTYPE_F16, QMM_DTYPE_BF16, QMM_DTYPE_F32};
+  int idx = 0;
+  for (int64_t M : (quick ? std::vector<int64_t>(Ms_quick, Ms_quick + 5)
+                          : std::vector<int64_t>(Ms_full, Ms_full + 8)))
+    for (const NK& nk : nks)
+      for (int bits : {4, 8})
+        for (int mode = 0; mode < 2; ++mode) {
+          const int64_t gss[] = {32, 64, 128, -1, 6};
+          for (int64_t gs : gss) {
+            if (gs > 0 && nk.K % gs) continue;
+            ++idx;
+            Case c;
+            c.M = M; c.N = nk.N; c.K = nk.K; c.gs = gs; c.bits = bits;
+            c.zp = (idx % 2) == 0;
+            c.xt = dts[idx % 3];
+            c.yt = dts[(idx / 3) % 3];
+            c.mode = mode ? QMM_COMPUTE_INT8 : QMM_COMPUTE_FLOAT;
+            c.ldx_pad = (idx % 5 == 0) ? 8 : (idx % 7 == 0 ? 3 : 0);
+            c.ldy_pad = (idx % 4 == 0) ? 5 : 0;
+            c.packed = (idx % 11 == 0);
+            if (M >= 1024 && (idx % 3)) continue;  // keep the scalar reference time bounded
+            run_case(c, st, false);
+          }
+        }
+  // Every dtype combination on one decode and one GEMM shape, with and without zp.
+  for (int64_t M : {5, 70})
+    for (qmm_dtype xt : dts)
+      for (qmm_dtype yt : dts)
+        for (int mode = 0; mode < 2; ++mode)
+          for (int bits : {4, 8}) {
+            Case c{M, 136, 256, 64, bits, bits == 4, xt, yt,
+                   mode ? QMM_COMPUTE_INT8 : QMM_COMPUTE_FLOAT};
+            run_case(c, st, false);
+          }
+  // Large-tile paths and odd group sizes on bigger shapes.
+  {
+    Case c{512, 4096, 4096, 128, 4, true, QMM_DTYPE_F16, QMM_DTYPE_F16, QMM_COMPUTE_FLOAT};
+    run_case(c, st, true);
+    c.bits = 8; run_case(c, st, true);
+    c.mode = QMM_COMPUTE_INT8; run_case(c, st, true);
+    c.bits = 4; run_case(c, st, true);
+    c.xt = QMM_DTYPE_BF16; c.mode = QMM_COMPUTE_FLOAT; run_case(c, st, true);
+    Case d{16, 5000, 4096, 128, 4, true, QMM_DTYPE_F16, QMM_DTYPE_F16, QMM_COMPUTE_FLOAT};
+    run_case(d, st, true);
+    d.M = 9; d.gs = -1; run_case(d, st, true);
+    d.gs = 2; run_case(d, st, true);
+    d.M = 40; d.gs = 96; run_case(d, st, true);
+    d.bits = 8; d.mode = QMM_COMPUTE_INT8; d.gs = 160; run_case(d, st, true);
+  }
+  // K == 0 zeros Y; M == 0 / N == 0 no-ops.
+  {
+    void* dy;
+    CK(cudaMalloc(&dy, 64 * 2));
+    CK(cudaMemset(dy, 0xff, 128));
+    qmm_problem p;
+    qmm_problem_init(&p);
+    p.M = 4; p.N = 16; p.K = 0; p.y = dy; p.bits = 4;
+    qmm_options o;
+    qmm_options_init(&o);
+    qmm_status s = qmm_matmul(&p, &o);
+    std::vector<uint16_t> h(64);
+    CK(cudaMemcpy(h.data(), dy, 128, cudaMemcpyDeviceToHost));
+    bool zeros = true;
+    for (auto v : h) zeros &= v == 0;
+    st.run++;
+    if (s != QMM_OK || !zeros) {
+      st.failed++;
+      std::printf("FAIL K=0: status %d (%s) zeros=%d\n", int(s), qmm_last_error(), int(zeros));
+    }
+    // Mixed host/device pointers must be rejected.
+    std::vector<uint16_t> hx(64);
+    p.K = 4; p.x = hx.data(); p.w = dy; p.scales = static_cast<float*>(dy);
+    s = qmm_matmul(&p, &o);
+    st.run++;
+    if (s != QMM_INVALID_ARGUMENT) {
+      st.failed++;
+      std::printf("FAIL mixed pointers: status %d\n", int(s));
+    } else {
+      std::printf("ok   mixed pointers rejected: %s\n", qmm_last_error());
+    }
+    cudaFree(dy);
+  }
+  std::printf("CHECK SUMMARY: %d cases, %d failed\n", st.run, st.failed);
+  return st.failed ? 1 : 0;
+}
+
+int cmd_sanitize() {
+  Stats st;
+  const qmm_dtype dts[] = {QMM_DTYPE_F16, QMM_DTYPE_BF16, QMM_DTYPE_F32};
+  int i = 0;
+  for (int64_t M : {1, 9, 33})
+    for (int bits : {4, 8})
+      for (int mode = 0; mode < 2; ++mode)
+        for (int64_t gs : {32, 6}) {
+          ++i;
+          Case c{M, 72, 192, gs, bits, (i & 1) != 0, dts[i % 3], dts[(i + 1) % 3],
+                 mode ? QMM_COMPUTE_INT8 : QMM_COMPUTE_FLOAT, (i % 3 == 0) ? 8 : 0, 3};
+          run_case(c, st, false);
+        }
+  std::printf("SANITIZE CASES: %d run, %d failed\n", st.run, st.failed);
+  return st.failed ? 1 : 0;
+}
+
+int cmd_graph() {
+  int failed = 0;
+  for (int mode = 0; mode < 2; ++mode) {
+    const int64_t M = 64, N = 512, K = 1024;
+    std::vector<uint16_t> hx(M * K);
+    std::mt19937 r(7);
+    std::normal_distribution<float> nd;
+    for (auto& v : hx) v = f2h(nd(r));
+    std::vector<uint8_t> hw(N * K / 2);
+    for (auto& v : hw) v = uint8_t(r());
+    std::vector<float> hs(N * (K / 128), 0.02f);
+    void *dx, *dw, *ds, *dy1, *dy2, *dy3, *dy4;
+    CK(cudaMalloc(&dx, hx.size() * 2)); CK(cudaMalloc(&dw, hw.size()));
+    CK(cudaMalloc(&ds, hs.size() * 4)); CK(cudaMalloc(&dy1, M * N * 4)); CK(cudaMalloc(&dy2, M * N * 4));
+    CK(cudaMalloc(&dy3, N * 4)); CK(cudaMalloc(&dy4, N * 4));
+    CK(cudaMemcpy(dx, hx.data(), hx.size() * 2, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(dw, hw.data(), hw.size(), cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(ds, hs.data(), hs.size() * 4, cudaMemcpyHostToDevice));
+    cudaStream_t s;
+    CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    qmm_problem p;
+    qmm_problem_init(&p);
+    p.M = M; p.N = N; p.K = K; p.x = dx; p.w = dw; p.scales = static_cast<float*>(ds);
+    p.group_size = 128; p.bits = 4; p.y = dy1; p.y_dtype = QMM_DTYPE_F32;
+    qmm_options o;
+    qmm_options_init(&o);
+    o.compute = mode ? QMM_COMPUTE_INT8 : QMM_COMPUTE_FLOAT;
+    o.cuda_stream = s;
+    // One call outside capture (grows the workspace), then capture M=64 and M=1 calls.
+    if (qmm_matmul(&p, &o) != QMM_OK) { std::printf("FAIL graph warm: %s\n", qmm_last_error()); failed++; }
+    p.M = 1; p.y = dy4;
+    if (qmm_matmul(&p, &o) != QMM_OK) { std::printf("FAIL graph warm: %s\n", qmm_last_error()); failed++; }
+    p.M = M;
+    CK(cudaStreamSynchronize(s));
+    CK(cudaMemset(dy3, 0xff, N * 4));
+    CK(cudaMemset(dy2, 0xff, M * N * 4));
+    cudaGraph_t g;
+    CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+    p.y = dy2;
+    qmm_status st1 = qmm_matmul(&p, &o);
+    p.M = 1; p.y = dy3;
+    qmm_status st2 = qmm_matmul(&p, &o);
+    p.M = M;
+    CK(cudaStreamEndCapture(s, &g));
+    cudaGraphExec_t ge;
+    CK(cudaGraphInstantiate(&ge, g, 0));
+    for (int i = 0; i < 3; ++i) CK(cudaGraphLaunch(ge, s));
+    CK(cudaStreamSynchronize(s));
+    std::vector<float> a(M * N), b(M * N);
+    CK(cudaMemcpy(a.data(), dy1, M * N * 4, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(b.data(), dy2, M * N * 4, cudaMemcpyDeviceToHost));
+    std::vector<float> c1(N), c2(N);
+    CK(cudaMemcpy(c1.data(), dy3, N * 4, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(c2.data(), dy4, N * 4, cudaMemcpyDeviceToHost));
+    const bool same = std::memcmp(a.data(), b.data(), a.size() * 4) == 0 &&
+                      std::memcmp(c1.data(), c2.data(), N * 4) == 0;
+    const bool ok = st1 == QMM_OK && st2 == QMM_OK && same;
+    std::printf("%s graph capture (%s mode): statuses %d %d, replay bit-identical=%d\n",
+                ok ? "ok  " : "FAIL", mode ? "int8" : "float", int(st1), int(st2), int(same));
+    if (!ok) failed++;
+    cudaGraphExecDestroy(ge); cudaGraphDestroy(g); cudaStreamDestroy(s);
+    cudaFree(dx); cudaFree(dw); cudaFree(ds); cudaFree(dy1); cudaFree(dy2); cudaFree(dy3); cudaFree(dy4);
+  }
+  std::printf("GRAPH SUMMARY: %d failed\n", failed);
+  return failed ? 1 : 0;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+int cmd_bench() {
+  // Copy bandwidth: 2 GiB device-to-device, bytes read + written.
+  double copy_gbs = 0;
+  {
+    const size_t bytes = size_t(1) << 31;
+    void *a, *b;
+    CK(cudaMalloc(&a, bytes)); CK(cudaMalloc(&b, bytes));
+    CK(cudaMemset(a, 1, bytes));
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0)); CK(cudaEventCreate(&e1));
+    std::vector<double> t;
+    for (int i = 0; i < 12; ++i) {
+      CK(cudaEventRecord(e0));
+      CK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice));
+      CK(cudaEventRecord(e1));
+      CK(cudaEventSynchronize(e1));
+      float ms; CK(cudaEventElapsedTime(&ms, e0, e1));
+      if (i >= 2) t.push_back(ms);
+    }
+    copy_gbs = 2.0 * bytes / (median(t) * 1e-3) / 1e9;
+    std::printf("copy bandwidth (D2D, read+write): %.1f GB/s\n", copy_gbs);
+    cudaFree(a); cudaFree(b);
+  }
+  struct NK { int64_t N, K; };
+  const NK shapes[] = {{8192, 8192}, {28672, 8192}};
+  std::printf("columns: mode bits N K M time_us GB/s pct_copy TFLOPs\n");
+  for (const NK& s : shapes)
+    for (int bits : {4, 8})
+      for (int mode = 0; mode < 2; ++mode)
+        for (int64_t M : {1, 16, 256, 4096}) {
+          const int64_t gs = 128, G = s.K / gs;
+          const size_t wbytes = size_t(s.N) * s.K * bits / 8;
+          const int copies = int(std::max<size_t>(2, (size_t(120) << 20) / wbytes + 1));
+          std::vector<void*> ws(copies), ss(copies), zs(copies);
+          std::vector<uint8_t> hw(wbytes);
+          std::mt19937 r(1);
+          for (auto& v : hw) v = uint8_t(r());
+          std::vector<float> hs(s.N * G);
+          for (auto& v : hs) v = 0.01f + 0.001f * float(r() % 16);
+          std::vector<int8_t> hz(s.N * G);
+          for (auto& v : hz) v = int8_t(int(r() % 5) - 2);
+          for (int i = 0; i < copies; ++i) {
+            CK(cudaMalloc(&ws[i], wbytes)); CK(cudaMalloc(&ss[i], hs.size() * 4)); CK(cudaMalloc(&zs[i], hz.size()));
+            CK(cudaMemcpy(ws[i], hw.data(), wbytes, cudaMemcpyHostToDevice));
+            CK(cudaMemcpy(ss[i], hs.data(), hs.size() * 4, cudaMemcpyHostToDevice));
+            CK(cudaMemcpy(zs[i], hz.data(), hz.size(), cudaMemcpyHostToDevice));
+          }
+          std::vector<uint16_t> hx(M * s.K);
+          std::normal_distribution<float> nd;
+          for (auto& v : hx) v = f2h(nd(r));
+          void *dx, *dy;
+          CK(cudaMalloc(&dx, hx.size() * 2)); CK(cudaMalloc(&dy, M * s.N * 2));
+          CK(cudaMemcpy(dx, hx.data(), hx.size() * 2, cudaMemcpyHostToDevice));
+          qmm_problem p;
+          qmm_problem_init(&p);
+          p.M = M; p.N = s.N; p.K = s.K; p.x = dx; p.y = dy; p.group_size = gs; p.bits = bits;
+          qmm_options o;
+          qmm_options_init(&o);
+          o.compute = mode ? QMM_COMPUTE_INT8 : QMM_COMPUTE_FLOAT;
+          o.backend = "cuda";
+          cudaEvent_t e0, e1;
+          CK(cudaEventCreate(&e0)); CK(cudaEventCreate(&e1));
+          const int iters = M >= 4096 ? 6 : 30;
+          std::vector<double> t;
+          bool ok = true;
+          for (int i = 0; i < iters + 3 && ok; ++i) {
+            const int c = i % copies;
+            p.w = ws[c]; p.scales = static_cast<float*>(ss[c]); p.zero_points = static_cast<int8_t*>(zs[c]);
+            CK(cudaEventRecord(e0));
+            if (qmm_matmul(&p, &o) != QMM_OK) { std::printf("bench call failed: %s\n", qmm_last_error()); ok = false; }
+            CK(cudaEventRecord(e1));
+            CK(cudaEventSynchronize(e1));
+            float ms; CK(cudaEventElapsedTime(&ms, e0, e1));
+            if (i >= 3) t.push_back(ms);
+          }
+          if (ok) {
+            const double us = median(t) * 1e3;
+            const double bytes = double(wbytes) + double(s.N) * G * 5 + double(M) * s.K * 2 + double(M) * s.N * 2;
+            const double gbs = bytes / (us * 1e-6) / 1e9;
+            const double tf = 2.0 * M * s.N * s.K / (us * 1e-6) / 1e12;
+            std::printf("BENCH %s %d %lld %lld %lld %.1f %.1f %.1f%% %.1f\n", mode ? "int8" : "float", bits,
+                        (long long)s.N, (long long)s.K, (long long)M, us, gbs, 100.0 * gbs / copy_gbs, tf);
+          }
+          for (int i = 0; i < copies; ++i) { cudaFree(ws[i]); cudaFree(ss[i]); cudaFree(zs[i]); }
+          cudaFree(dx); cudaFree(dy);
+          cudaEventDestroy(e0); cudaEventDestroy(e1);
+        }
+  std::printf("COPY_GBS %.1f\n", copy_gbs);
+  return 0;
+}
+
+
+// One configuration, for profilers: gpu_check one MODE(float|int8) BITS N K M [iters]
+int cmd_one(int argc, char** argv) {
+  if (argc < 7) return 2;
+  const bool int8 = std::string(argv[2]) == "int8";
+  const int bits = std::atoi(argv[3]);
+  const int64_t N = std::atoll(argv[4]), K = std::atoll(argv[5]), M = std::atoll(argv[6]);
+  const int iters = argc > 7 ? std::atoi(argv[7]) : 5;
+  const int64_t gs = 128, G = K / gs;
+  const size_t wbytes = size_t(N) * K * bits / 8;
+  void *dw, *ds, *dz, *dx, *dy;
+  CK(cudaMalloc(&dw, wbytes)); CK(cudaMalloc(&ds, N * G * 4)); CK(cudaMalloc(&dz, N * G));
+  CK(cudaMalloc(&dx, M * K * 2)); CK(cudaMalloc(&dy, M * N * 2));
+  CK(cudaMemset(dw, 0x5a, wbytes)); CK(cudaMemset(ds, 0, N * G * 4)); CK(cudaMemset(dz, 1, N * G));
+  CK(cudaMemset(dx, 0x3c, M * K * 2));
+  qmm_problem p;
+  qmm_problem_init(&p);
+  p.M = M; p.N = N; p.K = K; p.x = dx; p.y = dy; p.w = dw; p.scales = static_cast<float*>(ds);
+  p.zero_points = static_cast<int8_t*>(dz); p.group_size = gs; p.bits = bits;
+  qmm_options o;
+  qmm_options_init(&o);
+  o.compute = int8 ? QMM_COMPUTE_INT8 : QMM_COMPUTE_FLOAT;
+  for (int i = 0; i < iters; ++i)
+    if (qmm_matmul(&p, &o) != QMM_OK) { std::printf("failed: %s\n", qmm_last_error()); return 1; }
+  CK(cudaDeviceSynchronize());
+  return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string cmd = argc > 1 ? argv[1] : "check";
+  int cuda_index = -1;
+  for (int i = 0; i < qmm_backend_count(); ++i)
+    if (std::strcmp(qmm_backend_name(i), "cuda") == 0) cuda_index = i;
+  if (cuda_index < 0 || !qmm_backend_available(cuda_index)) {
+    std::printf("cuda backend not built or not available (gpu features: '%s')\n", qmm_gpu_features());
+    return cmd == "probe" ? 0 : 3;
+  }
+  if (cmd == "probe") {
+    std::printf("cuda available: %s\n", qmm_gpu_features());
+    return 0;
+  }
+  if (cmd == "check") return cmd_check(argc > 2 && std::string(argv[2]) == "quick");
+  if (cmd == "graph") return cmd_graph();
+  if (cmd == "bench") return cmd_bench();
+  if (cmd == "sanitize") return cmd_sanitize();
+  if (cmd == "one") return cmd_one(argc, argv);
+  std::printf("unknown command %s\n", cmd.c_str());
+  return 2;
+}
