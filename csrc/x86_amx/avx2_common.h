@@ -1,0 +1,92 @@
+// Helpers shared by the avx2 kernel files only (compiled with -mavx2 -mfma -mf16c). Everything
+// here has internal linkage: an inline function with external linkage compiled with AVX2 flags
+// could be picked by the linker for baseline code too (the usual multi-ISA ODR trap), so the
+// avx2 files also avoid std containers and the inline converters of core/numeric.h.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "core/backend.h"
+#include "x86_amx/avx2_kernels.h"
+
+namespace qmm {
+namespace avx2 {
+namespace {
+
+inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
+
+// One row of X (dtype t) to fp32; exact for every input (F16C is exact fp16 -> fp32).
+inline void row_to_f32(const void* src, qmm_dtype t, int64_t n, float* dst) {
+  int64_t i = 0;
+  if (t == QMM_DTYPE_F16) {
+    const auto* s = static_cast<const uint16_t*>(src);
+    for (; i + 8 <= n; i += 8)
+      _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i))));
+    for (; i < n; ++i) dst[i] = _cvtsh_ss(s[i]);
+  } else if (t == QMM_DTYPE_BF16) {
+    const auto* s = static_cast<const uint16_t*>(src);
+    for (; i + 8 <= n; i += 8) {
+      const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i)));
+      _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
+    }
+    for (; i < n; ++i) {
+      const uint32_t u = uint32_t(s[i]) << 16;
+      std::memcpy(dst + i, &u, 4);
+    }
+  } else {
+    std::memcpy(dst, src, size_t(n) * sizeof(float));
+  }
+}
+
+// fp32 -> bf16, round half to even, NaN kept quiet (as core/numeric.h's f32_to_bf16).
+inline uint16_t to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40u);
+  return uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+// Store one output; fp16 through F16C (round to nearest even, overflow to Inf, subnormals kept).
+inline void store_y(void* y, int64_t i, qmm_dtype t, float v) {
+  if (t == QMM_DTYPE_F32) {
+    static_cast<float*>(y)[i] = v;
+  } else if (t == QMM_DTYPE_F16) {
+    static_cast<uint16_t*>(y)[i] = _cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT);
+  } else {
+    static_cast<uint16_t*>(y)[i] = to_bf16(v);
+  }
+}
+
+// Row pointers and unit step for rows [n0, n0 + nt) of a tile (nt <= kAvx2TileRows, the tile
+// starting at a multiple of kAvx2TileRows).
+inline void tile_rows(const WeightView& wv, int64_t n0, int64_t nt, const uint8_t** rp,
+                      int64_t* ustep) {
+  if (wv.packed) {
+    const uint8_t* base = wv.w + n0 * wv.units * 32;
+    for (int64_t r = 0; r < nt; ++r) rp[r] = base + r * 32;
+    *ustep = nt * 32;
+  } else {
+    for (int64_t r = 0; r < nt; ++r) rp[r] = wv.w + (n0 + r) * wv.row_bytes;
+    *ustep = 32;
+  }
+}
+
+// A per-call scratch buffer (64-byte aligned), freed on scope exit.
+struct Scratch {
+  void* p = nullptr;
+  explicit Scratch(size_t bytes) : p(aligned_alloc64(bytes)) {}
+  ~Scratch() { aligned_free64(p); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  template <class T>
+  T* as() const { return static_cast<T*>(p); }
+};
+
+}  // namespace
+}  // namespace avx2
+}  // namespace qmm

@@ -1,0 +1,115 @@
+// The avx512 backend's driver: rows of X are taken in blocks (256 rows); a block is converted
+// to fp32 (float mode, with per-group sums) or quantized per row and group (int8 mode) once,
+// row-parallel; then threads split the 32-row weight panels (static schedule) and each panel
+// runs against the whole block (avx512_float.cpp / avx512_int8.cpp, 4 rows at a time).
+// Canonical weights are gathered one panel at a time into a per-thread buffer (an L2-resident
+// 16 or 32 bytes per k) just before its kernel call; prepacked weights are read in place.
+// Every output element is computed by one thread in a fixed order: bit-identical for any
+// thread count.
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "core/threading.h"
+#include "x86_amx/avx512_tiles.h"
+
+namespace qmm {
+namespace x512 {
+
+namespace {
+
+struct Buffer {
+  void* p = nullptr;
+  explicit Buffer(size_t bytes) : p(aligned_alloc64(bytes)) {}
+  ~Buffer() { aligned_free64(p); }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  template <class T>
+  T* as() const {
+    return static_cast<T*>(p);
+  }
+};
+
+constexpr int64_t kRowBlock = 256;
+
+}  // namespace
+
+qmm_status avx512_run(const Problem& p, const Options& o, const PackedWeights* pw) {
+  const int64_t M = p.M, N = p.N, K = p.K, G = p.groups, gs = p.group_size;
+  const bool int8 = o.compute == QMM_COMPUTE_INT8;
+  const bool has_zp = pw ? pw->has_zp : p.zp != nullptr;
+  const PanelLayout L = panel_layout(N, K, G, p.bits, has_zp);
+  const int64_t mb_max = std::min(kRowBlock, M);
+  const size_t xsz = p.x_dtype == QMM_DTYPE_F32 ? 4 : 2;
+  const size_t ysz = p.y_dtype == QMM_DTYPE_F32 ? 4 : 2;
+  Buffer xbuf(size_t(mb_max) * size_t(K) * (int8 ? 1 : 4));
+  Buffer sbuf(size_t(mb_max) * size_t(G) * 4);
+  Buffer qsum(int8 ? size_t(mb_max) * size_t(G) * 4 : 64);
+  if (!xbuf.p || !sbuf.p || !qsum.p)
+    return set_error(QMM_OUT_OF_MEMORY, "avx512: could not allocate activation buffers");
+  const uint8_t* pbase = pw ? static_cast<const uint8_t*>(pw->data) : nullptr;
+  const int nt = threads_for_work(o.num_threads, (long long)mb_max * N * K);
+  bool oom = false;
+  for (int64_t m0 = 0; m0 < M; m0 += kRowBlock) {
+    const int mb = int(std::min(kRowBlock, M - m0));
+    const char* xm = static_cast<const char*>(p.x) + size_t(m0) * size_t(p.ldx) * xsz;
+    const int ntp = std::min<int>(nt, mb);
+    if (int8)
+      prepare_int8_rows(xm, p.ldx, p.x_dtype, mb, K, gs, xbuf.as<int8_t>(), K, gs, sbuf.as<float>(),
+                        qsum.as<int32_t>(), ntp);
+    else
+      prepare_float_rows(xm, p.ldx, p.x_dtype, mb, K, gs, xbuf.as<float>(), sbuf.as<float>(), ntp);
+#pragma omp parallel num_threads(nt)
+    {
+      uint8_t* tw = nullptr;
+      float* ts = nullptr;
+      int8_t* tz = nullptr;
+      bool ok = true;
+      if (!pw) {
+        tw = static_cast<uint8_t*>(aligned_alloc64(size_t(L.wbytes)));
+        ts = static_cast<float*>(aligned_alloc64(size_t(L.gcount) * 4));
+        tz = has_zp ? static_cast<int8_t*>(aligned_alloc64(size_t(L.gcount))) : nullptr;
+        ok = tw && ts && (tz || !has_zp);
+        if (!ok) {
+#pragma omp atomic write
+          oom = true;
+        }
+      }
+#pragma omp for schedule(static)
+      for (int64_t pi = 0; pi < L.panels; ++pi) {
+        if (!ok) continue;
+        Panel pan;
+        if (pw) {
+          pan.w = pbase + L.w_off + size_t(pi) * size_t(L.wbytes);
+          pan.s = reinterpret_cast<const float*>(pbase + L.s_off) + pi * L.gcount;
+          pan.z = has_zp ? reinterpret_cast<const int8_t*>(pbase + L.z_off) + pi * L.gcount
+                         : nullptr;
+        } else {
+          pack_panel_x512(p, pi, tw, ts, tz);
+          pan.w = tw;
+          pan.s = ts;
+          pan.z = tz;
+        }
+        OutRows out;
+        out.y = static_cast<char*>(p.y) + (size_t(m0) * size_t(p.ldy) + size_t(pi * kPanelN)) * ysz;
+        out.ldy = p.ldy;
+        out.yt = p.y_dtype;
+        out.ncols = int(std::min<int64_t>(kPanelN, N - pi * kPanelN));
+        if (int8)
+          int8_panel_rows(pan, p.bits, xbuf.as<int8_t>(), K, sbuf.as<float>(), qsum.as<int32_t>(),
+                          G, gs, mb, out);
+        else
+          float_panel_rows(pan, p.bits, xbuf.as<float>(), K, sbuf.as<float>(), G, gs, mb, out);
+      }
+      aligned_free64(tw);
+      aligned_free64(ts);
+      aligned_free64(tz);
+    }
+    if (oom) return set_error(QMM_OUT_OF_MEMORY, "avx512: could not allocate panel buffers");
+  }
+  return QMM_OK;
+}
+
+}  // namespace x512
+}  // namespace qmm

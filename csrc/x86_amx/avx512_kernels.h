@@ -1,0 +1,62 @@
+// The `avx512` and `amx` backends' shared vocabulary: the packed weight panel both read, and
+// the entry points their baseline-compiled table entries (avx512_entry.cpp, amx_entry.cpp)
+// call once available() said yes.
+//
+// Only constants, plain structs and declarations live here (no inline functions with external
+// linkage): this header is included by baseline and AVX-512 translation units alike.
+//
+// Weight panel (pack_panel_x512; prepacked weights are the panels back to back, canonical
+// weights are gathered one panel at a time into a per-thread buffer):
+//   a panel = 32 consecutive weight rows n0..n0+31 (rows past N: u = offset, scale 0, zp 0),
+//   split in two halves h of 16 rows. Lane c of a 64-byte vector is row n0 + 16h + c and holds
+//   4 bytes of consecutive k: the layout of VPDPBUSD's and TDPBSUD's right operand.
+//   Weights are stored unsigned: u = w + 128 (bits=8) or u = w + 8 (bits=4, a nibble).
+//   bits=8: per k-quad kq (4 consecutive k) 128 bytes: [h][c][4] -> byte j = u(k = 4kq + j).
+//           This is also AMX's B-tile layout with row stride 128 (one tile per half).
+//   bits=4: per k-octet o (8 consecutive k) 128 bytes: [h][c][4] -> byte j holds u(8o + j) in
+//           its low nibble and u(8o + 4 + j) in its high nibble; (v & 0x0F) and (v >> 4 & 0x0F)
+//           are the bits=8 layout of k-quads 2o and 2o + 1.
+//   Scales: float [G][32] per panel; zero points int8 [G][32] per panel (absent if symmetric).
+// Panel bytes: K * 32 (bits=8) or K * 16 (bits=4).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/backend.h"
+
+namespace qmm {
+namespace x512 {
+
+constexpr int kPanelN = 32;
+// The AMX backend hands problems with fewer rows than this to the AVX-512 kernels.
+constexpr int64_t kAmxMinRows = 16;
+
+struct Panel {
+  const uint8_t* w;  // panel_w_bytes
+  const float* s;    // [G][32]
+  const int8_t* z;   // [G][32], or nullptr
+};
+
+// Where the panels of a pack live inside PackedWeights::data.
+struct PanelLayout {
+  int64_t panels = 0, wbytes = 0, gcount = 0;  // per panel: weight bytes, G * 32
+  size_t w_off = 0, s_off = 0, z_off = 0, total = 0;
+};
+PanelLayout panel_layout(int64_t N, int64_t K, int64_t G, int bits, bool has_zp);
+// True when the avx512/amx kernels handle p (group size a multiple of 32 and <= 65536,
+// panel offsets within int32); otherwise the entries hand p to the avx2 code.
+bool kernels_cover(const Problem& p);
+
+// AVX-512 TUs (call only where the CPU has AVX-512 F/BW/VL/DQ/VNNI).
+// Gather canonical panel pi of p into dw / ds / dz (dz may be null when p.zp is null).
+void pack_panel_x512(const Problem& p, int64_t pi, uint8_t* dw, float* ds, int8_t* dz);
+qmm_status avx512_pack(const Problem& p, const Options& o, PackedWeights* out);
+// The whole matmul on the AVX-512 kernels; pw == nullptr: canonical weights in p.
+qmm_status avx512_run(const Problem& p, const Options& o, const PackedWeights* pw);
+
+// AMX TU (call only after request_amx_permission() succeeded).
+qmm_status amx_run(const Problem& p, const Options& o, const PackedWeights* pw);
+
+}  // namespace x512
+}  // namespace qmm

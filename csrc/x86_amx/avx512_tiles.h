@@ -1,0 +1,42 @@
+// The AVX-512 per-panel kernels (avx512_float.cpp, avx512_int8.cpp), called by the avx512
+// driver (avx512_gemm.cpp) and by the AMX backend for its small-M and remainder work.
+// AVX-512 translation units only.
+#pragma once
+
+#include <cstdint>
+
+#include "x86_amx/avx512_kernels.h"
+
+namespace qmm {
+namespace x512 {
+
+// Output rows of one panel: `rows` rows of Y starting at y (already offset to the panel's
+// first column), row stride ldy elements, dtype yt, the first ncols (1..32) columns written.
+struct OutRows {
+  void* y;
+  int64_t ldy;
+  qmm_dtype yt;
+  int ncols;
+};
+
+// Float mode: x fp32 rows (stride ldx), xsum[m * G + g] = sum of row m's group g.
+void float_panel_rows(const Panel& pan, int bits, const float* x, int64_t ldx, const float* xsum,
+                      int64_t G, int64_t gs, int rows, const OutRows& out);
+
+// int8 mode: q int8 rows (stride ldq), sx / sq [m * G + g] as quantize_group_int8 gives them.
+void int8_panel_rows(const Panel& pan, int bits, const int8_t* q, int64_t ldq, const float* sx,
+                     const int32_t* sq, int64_t G, int64_t gs, int rows, const OutRows& out);
+
+// Activation preparation for a block of rows (row-parallel inside, deterministic).
+// Float: xf [rows][K] fp32 and xsum [rows][G].
+void prepare_float_rows(const void* x, int64_t ldx, qmm_dtype xt, int rows, int64_t K,
+                        int64_t gs, float* xf, float* xsum, int nthreads);
+// int8: q of row m, group g at q + m * q_row + g * q_group (row-major: q_row = K, q_group = gs;
+// group-major: q_row = gs, q_group = rows_padded * gs), sx / sq [rows][G] (bit-identical to
+// quantize_group_int8).
+void prepare_int8_rows(const void* x, int64_t ldx, qmm_dtype xt, int rows, int64_t K, int64_t gs,
+                       int8_t* q, int64_t q_row, int64_t q_group, float* sx, int32_t* sq,
+                       int nthreads);
+
+}  // namespace x512
+}  // namespace qmm
