@@ -9,7 +9,7 @@
 // Per group: 2 ADDP per row, then the scalar backend's epilogue (neon_int8_common.h).
 // Measured (QEMU instruction count, gcc 12, 2026-11-23; no Arm hardware): inner loop 0.12
 // instructions per MAC vs 0.0625 for SDOT alone (GCC emits LDR+DUP for the LD1R broadcast);
-// whole kernel 0.15 at gs=128, 0.24 at gs=32. bench/ARM_RESULTS.md.
+// whole kernel 0.15 at gs=128, 0.24 at gs=32. bench/RESULTS.md (Arm section).
 #include <arm_neon.h>
 
 #include "arm_neon/neon_int8_common.h"

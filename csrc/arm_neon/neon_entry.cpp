@@ -11,8 +11,9 @@
 // Prepacked weights (qmm_pack) are the panels of neon_kernels.h back to back; canonical
 // weights are packed one panel at a time into a per-thread buffer before the kernel call.
 // Accepted: bits 4 and 8, zero points or not, fp16/bf16/fp32 X and Y, any M, N, K and strides,
-// group_size a multiple of 32 (int8 mode: also <= 65536 so the int32 group sums cannot
-// overflow). Other group sizes are declined (the scalar backend runs them).
+// any group size. The kernels cover group_size multiples of 32 up to 65536 (so the int32 group
+// sums of the int8 mode cannot overflow); other group sizes run the scalar backend's code (the
+// slow path) on a canonical copy, so forcing `neon` / `neon_i8mm` never fails.
 #include <omp.h>
 
 #include <algorithm>
@@ -23,6 +24,7 @@
 #include "core/backend.h"
 #include "core/cpu_features.h"
 #include "core/numeric.h"
+#include "core/scalar.h"
 
 namespace qmm {
 namespace neon {
@@ -98,7 +100,17 @@ void release_packed(PackedWeights& pw) {
   pw.data = nullptr;
 }
 
+// Group sizes the kernels handle (either compute mode, so packed panels serve both).
+bool kernels_cover(const Problem& p) {
+  return p.group_size > 0 && p.group_size % 32 == 0 && p.group_size <= 65536;
+}
+
+qmm_status scalar_path(const Problem& p, const Options& o) {
+  return o.compute == QMM_COMPUTE_INT8 ? scalar_int8_gemm(p, o) : scalar_float_gemm(p, o);
+}
+
 qmm_status neon_pack(const Problem& p, const Options& o, PackedWeights* out) {
+  if (!kernels_cover(p)) return default_pack(p, o, out);  // canonical copy for the slow path
   const bool has_zp = p.zp != nullptr;
   const PackedLayout L = layout(p.N, p.K, p.groups, p.bits, has_zp);
   auto* base = static_cast<uint8_t*>(aligned_alloc64(L.total));
@@ -192,12 +204,16 @@ qmm_status run_impl(const Problem& p, const Options& o, Int8Kernel ik, const Pac
   return QMM_OK;
 }
 
-bool neon_supports(const Problem& p, const Options& o) {
-  if (p.device || (p.bits != 4 && p.bits != 8)) return false;
-  if (p.K == 0) return true;
-  if (p.group_size <= 0 || p.group_size % 32 != 0) return false;
-  if (o.compute == QMM_COMPUTE_INT8 && p.group_size > 65536) return false;
-  return true;
+bool neon_supports(const Problem& p, const Options&) {
+  return !p.device && (p.bits == 4 || p.bits == 8);
+}
+
+// Canonical weights (p's own, or a default_pack copy: it keeps w) through the kernels or the
+// slow path; panels (pw->w == nullptr) through the kernels.
+qmm_status dispatch(const Problem& p, const Options& o, Int8Kernel ik, const PackedWeights* pw) {
+  if (pw && pw->w) return dispatch(with_packed_weights(*pw, p), o, ik, nullptr);
+  if (!pw && !kernels_cover(p)) return scalar_path(p, o);
+  return run_impl(p, o, ik, pw);
 }
 
 Int8Kernel neon_int8_kernel() {
@@ -209,19 +225,19 @@ Int8Kernel neon_int8_kernel() {
 
 bool neon_available() { return cpu_features().neon; }
 qmm_status neon_run(const Problem& p, const Options& o) {
-  return run_impl(p, o, neon_int8_kernel(), nullptr);
+  return dispatch(p, o, neon_int8_kernel(), nullptr);
 }
 qmm_status neon_run_packed(const PackedWeights& pw, const Problem& p, const Options& o) {
-  return run_impl(p, o, neon_int8_kernel(), &pw);
+  return dispatch(p, o, neon_int8_kernel(), &pw);
 }
 
 #if defined(QMM_WITH_NEON_I8MM)
 bool i8mm_available() { return cpu_features().neon && cpu_features().i8mm; }
 qmm_status i8mm_run(const Problem& p, const Options& o) {
-  return run_impl(p, o, Int8Kernel::kSmmla, nullptr);
+  return dispatch(p, o, Int8Kernel::kSmmla, nullptr);
 }
 qmm_status i8mm_run_packed(const PackedWeights& pw, const Problem& p, const Options& o) {
-  return run_impl(p, o, Int8Kernel::kSmmla, &pw);
+  return dispatch(p, o, Int8Kernel::kSmmla, &pw);
 }
 #endif
 

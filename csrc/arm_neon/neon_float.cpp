@@ -10,7 +10,7 @@
 // 4 SCVTF + 4 FMUL, then 4 FMLA per row: 32 FMLA (128 MACs) per k-octet for 4 rows.
 // Measured (QEMU count, 2026-11-23, gcc 12): 92-97 instructions per k-octet at 4 rows = 0.72-0.76 per MAC against 0.25 for FMLA alone: the
 // in-register dequantization (~28 per 16 weights) is shared by only 4 rows, and GCC keeps part
-// of the 16 accumulators on the stack. Details: bench/ARM_RESULTS.md.
+// of the 16 accumulators on the stack. Details: bench/RESULTS.md (Arm section).
 #include <arm_neon.h>
 
 #include "arm_neon/neon_kernels.h"

@@ -9,7 +9,7 @@
 // epilogue (SSHR by 4 for int4, MLS by zp*sum_q, SCVTF, FMUL, FMUL, FADD).
 // Measured (QEMU instruction count, gcc 12, 2026-11-23; no Arm hardware): inner loop 0.052
 // (int8) / 0.060 (int4) instructions per MAC vs 0.031 for SMMLA alone; whole kernel 0.08-0.09
-// at gs=128, 0.16-0.18 at gs=32 (the per-group epilogue). bench/ARM_RESULTS.md.
+// at gs=128, 0.16-0.18 at gs=32 (the per-group epilogue). bench/RESULTS.md (Arm section).
 #include <arm_neon.h>
 
 #include "arm_neon/neon_int8_common.h"

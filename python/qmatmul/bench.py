@@ -1,7 +1,8 @@
 """`qmatmul bench`: the shape suite, timed against the machine's measured ceilings and a baseline.
 
-    qmatmul bench --quick                      (4096, 4096) at M = 1, 16, 4-bit g128: < 1 min
-    qmatmul bench [--suite full|groups|quick|all] [--backend a,b] [--bits 4,8] [--compute float,int8]
+    qmatmul bench                              the quick suite (the default): (4096, 4096) at
+                                               M = 1, 16, 4-bit g128, < 1 min
+    qmatmul bench [--suite quick|full|groups|all] [--backend a,b] [--bits 4,8] [--compute float,int8]
                   [--threads N] [--json PATH] [--markdown PATH] [--plot PATH.png]
 
 Protocol (PERFORMANCE.md): random data, weights rotated among enough copies that together they
@@ -993,8 +994,9 @@ def _parse_list(text: Optional[str], conv=str) -> Optional[list]:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qmatmul bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--suite", default="full", help="full | groups | quick | all (default full)")
-    p.add_argument("--quick", action="store_true", help="the quick suite: (4096, 4096), M=1,16, 4-bit g128")
+    p.add_argument("--suite", default="quick",
+                   help="quick | full | groups | all (default quick: (4096, 4096), M=1,16, 4-bit g128)")
+    p.add_argument("--quick", action="store_true", help="the quick suite (the default)")
     p.add_argument("--backend", help="comma-separated backend names (default: the best, automatic)")
     p.add_argument("--bits", help="restrict to these bit widths, e.g. 4 or 4,8")
     p.add_argument("--M", dest="ms", help="restrict to these M values, e.g. 1,16")
