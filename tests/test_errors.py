@@ -1,6 +1,10 @@
 """Every bad-input path raises ValueError/TypeError naming the argument, never crashes."""
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -188,3 +192,137 @@ def test_packed_errors(args):
     pw = qmatmul.PackedWeights(w, s, z, G, 4)
     with pytest.raises(TypeError, match="x must be float16"):
         pw.matmul(x.astype(np.float64))
+
+
+# --- regressions found by QA -------------------------------------------------------------------
+
+def test_non_native_byte_order_is_refused(args):
+    """Byte-swapped arrays used to reach the kernels as if native: garbage, no error."""
+    x, w, s, z = args
+    with pytest.raises(TypeError, match="x must have native byte order, got dtype '>f2'"):
+        call(x.astype(">f2"), w, s, z)
+    with pytest.raises(TypeError, match="x must have native byte order"):
+        call(x.astype(">f4"), w, s, z)
+    with pytest.raises(TypeError, match="scales must have native byte order"):
+        call(x, w, s.astype(">f4"), z)
+    with pytest.raises(TypeError, match="out must have native byte order"):
+        call(x, w, s, z, out=np.empty((3, N), ">f2"))
+    pw = qmatmul.PackedWeights(w, s, z, G, 4)
+    with pytest.raises(TypeError, match="x must have native byte order"):
+        pw.matmul(x.astype(">f2"))
+
+
+def test_strides_not_a_multiple_of_the_item_size(args):
+    x, w, s, z = args
+    rec = np.zeros(3, dtype=[("pad", "u1"), ("x", "<f2", (K,))])
+    rec["x"] = x
+    with pytest.raises(ValueError, match=r"x has byte strides \(257, 2\), not multiples of its "
+                                         r"item size \(2 bytes\)"):
+        call(rec["x"], w, s, z)
+    orec = np.zeros(3, dtype=[("pad", "u1"), ("y", "<f2", (N,))])
+    with pytest.raises(ValueError, match="out has byte strides"):
+        call(x, w, s, z, out=orec["y"])
+
+
+def test_out_overlapping_an_input_is_refused(args):
+    x, w, s, z = args
+    buf = np.zeros((3, K + N), np.float16)
+    buf[:, :K] = x
+    with pytest.raises(ValueError, match="out must not overlap x"):
+        call(buf[:, :K], w, s, z, out=buf[:, :N])
+    with pytest.raises(ValueError, match="out must not overlap x"):
+        call(buf[:, :K], w, s, z, out=buf[:, K - 1:K - 1 + N])
+    sbuf = np.zeros(3 * N + s.size, np.float32)
+    sbuf[:s.size] = s.ravel()
+    with pytest.raises(ValueError, match="out must not overlap scales"):
+        call(x, w, sbuf[:s.size].reshape(s.shape), z, out=sbuf[:3 * N].reshape(3, N))
+    pw = qmatmul.PackedWeights(w, s, z, G, 4)
+    with pytest.raises(ValueError, match="out must not overlap x"):
+        pw.matmul(buf[:, :K], out=buf[:, :N])
+    # disjoint column slices of one buffer are fine
+    y = call(buf[:, :K], w, s, z, out=buf[:, K:])
+    assert y.base is buf
+    np.testing.assert_array_equal(buf[:, K:], call(x, w, s, z))
+
+
+def test_out_must_be_an_array(args):
+    """A list that np.asarray turns into float16 used to be accepted: the result went to a
+    temporary and the caller's list came back unchanged."""
+    x, w, s, z = args
+    out = [[np.float16(0)] * N for _ in range(3)]
+    with pytest.raises(TypeError, match="out must be an array"):
+        call(x, w, s, z, out=out)
+
+
+def test_option_types_and_ranges(args):
+    """Values that fell through to pybind11 ("incompatible function arguments") or to a dict
+    lookup ("unhashable type") now raise errors that name the argument."""
+    x, w, s, z = args
+    with pytest.raises(TypeError, match="compute must be 'float' or 'int8', got list"):
+        call(x, w, s, z, compute=[])
+    with pytest.raises(TypeError, match="compute must be 'float' or 'int8', got NoneType"):
+        call(x, w, s, z, compute=None)
+    with pytest.raises(ValueError, match="backend must not contain NUL"):
+        call(x, w, s, z, backend="scalar\0junk")
+    for t in (2**31, 2**40):
+        with pytest.raises(ValueError, match=f"threads must be <= 2147483647, got {t}"):
+            call(x, w, s, z, threads=t)
+    pw = qmatmul.PackedWeights(w, s, z, G, 4)
+    with pytest.raises(ValueError, match="threads must be <= 2147483647"):
+        pw.matmul(x, threads=2**40)
+    with pytest.raises(TypeError, match="compute must be"):
+        pw.matmul(x, compute=1)
+    for st in (-1, 2**64):
+        with pytest.raises(ValueError, match=f"stream must be a handle in \\[0, 2\\*\\*64\\), got {st}"):
+            call(x, w, s, z, stream=st)
+    with pytest.raises(TypeError, match="stream must be"):
+        call(x, w, s, z, stream=True)
+    with pytest.raises(ValueError, match="n must fit in a C int"):
+        qmatmul.set_num_threads(2**40)
+    with pytest.raises(TypeError, match="n must be an int"):
+        qmatmul.set_num_threads(None)
+    with pytest.raises(TypeError, match="group_size must be an int"):
+        call(x, w, s, z, g=None)
+    with pytest.raises(TypeError, match="bits must be an int"):
+        call(x, w, s, z, bits=4.0)
+    # NumPy integers are ints
+    call(x, w, s, z, g=np.int64(G), bits=np.int32(4), threads=np.int8(2))
+
+
+def test_huge_thread_counts_are_capped():
+    """threads=2**31-1 made libgomp abort the whole process ("Out of memory allocating ...") on
+    the avx2 backend; the C API now caps the count (results do not depend on it). Run in a child
+    process so that a regression fails this test instead of killing pytest."""
+    code = textwrap.dedent("""
+        import numpy as np, qmatmul
+        x = np.ones((64, 64), np.float16); w = np.ones((64, 64), np.int8)
+        s = np.ones((64, 1), np.float32)
+        for b in [b["name"] for b in qmatmul.backends() if b["available"] and not b["device"]]:
+            for c in ("float", "int8"):
+                y = qmatmul.quantized_matmul(x, w, s, None, -1, 8, backend=b, compute=c,
+                                             threads=2**31 - 1)
+                assert np.all(y == 64), (b, c)
+        qmatmul.set_num_threads(2**31 - 1)
+        y = qmatmul.quantized_matmul(x, w, s, None, -1, 8)
+        assert np.all(y == 64)
+        print("ok")
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("g", [2**63, 2**70])
+def test_group_size_beyond_int64_with_k_zero(g):
+    """With K = 0 every positive group_size divides K; one beyond int64 used to reach pybind11
+    ("incompatible function arguments")."""
+    x, w, s = np.zeros((3, 0), np.float16), np.zeros((4, 0), np.int8), np.zeros((4, 0), np.float32)
+    with pytest.raises(ValueError, match=f"group_size must be a positive divisor of K or -1, got {g}"):
+        qmatmul.quantized_matmul(x, w, s, None, g, 8)
+    with pytest.raises(ValueError, match="group_size must be a positive divisor"):
+        qmatmul.PackedWeights(w, s, None, g, 8)
+    with pytest.raises(ValueError, match="group_size must be a positive divisor"):
+        qmatmul.quantize(np.zeros((4, 0)), 8, g)
+    np.testing.assert_array_equal(qmatmul.quantized_matmul(x, w, s, None, 2**62, 8), 0)
+    wq, sq, zq = qmatmul.quantize(np.zeros((4, 0)), 8, 2**62)
+    assert wq.shape == (4, 0) and sq.shape == (4, 0) and zq.shape == (4, 0)
+    assert qmatmul.dequantize(wq, sq, zq, 2**62, 8).shape == (4, 0)

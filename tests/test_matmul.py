@@ -161,3 +161,26 @@ def test_packed_weights(rng, backend, compute):
     assert y1.shape == (N,)
     with pytest.raises(ValueError, match="x"):
         pw.matmul(make_x(rng, (M, K + 2), np.float16))
+
+
+# The avx2/avx512 float kernels take the zero point out of the inner loop with an unsigned
+# offset (sum x*(q+8) - (zp+8)*sum x), so an Inf in X becomes Inf - Inf = NaN where IEEE
+# evaluation of section 1 gives +-Inf (SPEC section 1). A kernel defect, reported; not fixed here.
+_INF_XFAIL = {"avx2", "avx512"}
+
+
+@pytest.mark.parametrize("backend", [
+    pytest.param(b, marks=pytest.mark.xfail(reason="zero-point folding turns Inf into NaN",
+                                            strict=False)) if b in _INF_XFAIL else b
+    for b in HOST_BACKENDS])
+@pytest.mark.parametrize("bits", [4, 8])
+def test_inf_in_x_gives_inf(backend, bits):
+    K, N = 64, 8
+    q = np.ones((N, K), np.int8)
+    w = q if bits == 8 else qmatmul.pack_int4(q)
+    s = np.ones((N, 1), np.float32)
+    x = np.zeros((2, K), np.float32)
+    x[0, 0] = np.inf
+    x[1, 3] = -np.inf
+    y = qmatmul.quantized_matmul(x, w, s, None, -1, bits, backend=backend)
+    assert np.all(np.isposinf(y[0])) and np.all(np.isneginf(y[1])), y

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <limits>
 
+#include <omp.h>
+
 #include "core/backends.h"
 #include "core/numeric.h"
 #include "core/threading.h"
@@ -30,6 +32,23 @@ bool mul_ok(int64_t a, int64_t b, int64_t* r) {
   if (a != 0 && b > std::numeric_limits<int64_t>::max() / a) return false;
   *r = a * b;
   return true;
+}
+
+// The most CPU threads one call starts. A caller may ask for any count (options.num_threads,
+// qmm_set_num_threads, OMP_NUM_THREADS); results do not depend on it, but OpenMP aborts the
+// process when it cannot create the threads (2^31-1 threads: "libgomp: Out of memory"), so the
+// count is capped: more threads than cores never help a compute-bound kernel.
+int max_threads() {
+  static const int cap = [] {
+    const int procs = omp_get_num_procs();
+    return procs > 64 ? procs : 64;
+  }();
+  return cap;
+}
+
+int cap_threads(int n) {
+  const int cap = max_threads();
+  return n < 1 ? 1 : (n > cap ? cap : n);
 }
 
 qmm_status too_large(const char* what) {
@@ -161,9 +180,9 @@ qmm_status validate_options(const qmm_options* in, Options* out) {
                        int(in->num_threads));
     o.compute = in->compute;
     o.stream = in->cuda_stream;
-    o.num_threads = resolve_threads(in->num_threads);
+    o.num_threads = cap_threads(resolve_threads(in->num_threads));
   } else {
-    o.num_threads = resolve_threads(0);
+    o.num_threads = cap_threads(resolve_threads(0));
   }
   *out = o;
   return QMM_OK;

@@ -29,7 +29,12 @@ def _check_bits(bits) -> int:
     return bits
 
 
+_INT32_MAX = 2**31 - 1
+
+
 def _check_compute(compute) -> int:
+    if not isinstance(compute, str):
+        raise TypeError(f"compute must be 'float' or 'int8', got {type(compute).__name__}")
     if compute not in _COMPUTE:
         raise ValueError(f"compute must be 'float' or 'int8', got {compute!r}")
     return _COMPUTE[compute]
@@ -40,12 +45,15 @@ def _check_backend(backend) -> str:
         return ""
     if not isinstance(backend, str):
         raise TypeError(f"backend must be a str or None, got {type(backend).__name__}")
+    if "\0" in backend:
+        # the C API takes a NUL-terminated name: "scalar\0x" would silently become "scalar"
+        raise ValueError(f"backend must not contain NUL characters, got {backend!r}")
     return backend
 
 
 def _check_group_size(group_size, K: int) -> int:
     g = _check_int(group_size, "group_size")
-    if g != -1 and g <= 0:
+    if (g != -1 and g <= 0) or g > 2**63 - 1:
         raise ValueError(f"group_size must be a positive divisor of K or -1, got {g}")
     if g > 0 and K % g != 0:
         raise ValueError(f"group_size={g} does not divide K={K}")
@@ -94,6 +102,25 @@ def _weights(w, scales, zps, group_size, bits):
     return wv, sv, zv, N, K, g, bits
 
 
+def _overlaps(a: np.ndarray, b: np.ndarray) -> bool:
+    if not np.may_share_memory(a, b):
+        return False
+    try:
+        return bool(np.shares_memory(a, b, max_work=100_000))
+    except Exception:  # numpy's TooHardError: cannot prove them disjoint
+        return True
+
+
+def _check_out_overlap(yv: View, inputs) -> None:
+    """out must not share memory with an input: the kernels read x (and the weights) while they
+    write y, in an order that differs by backend, so an overlap would give undefined results."""
+    if yv.kind != "numpy":
+        return
+    for v, name in inputs:
+        if v is not None and v.kind == "numpy" and _overlaps(yv.obj, v.obj):
+            raise ValueError(f"out must not overlap {name} (in-place matmul is not supported)")
+
+
 def _activations(x, K: int, N: int, out, w_device: bool):
     """Check x (and out); returns x view, M, ldx, the output object, its view, ldy, out shape."""
     if x is None:
@@ -123,9 +150,12 @@ def _activations(x, K: int, N: int, out, w_device: bool):
                              f"got element strides {xv.strides}")
         ldx = K
     out_shape = lead + (N,)
+    user_out = out is not None
     if out is None:
         out = empty_like_kind(xv, out_shape, xv.dtype)
     yv = view(out, "out")
+    if user_out and yv.obj is not out:
+        raise TypeError(f"out must be an array (NumPy or CUDA), got {type(out).__name__}")
     if yv.dtype not in ACT_DTYPES:
         raise TypeError(f"out must be float16, float32 or bfloat16, got dtype {yv.dtype}")
     if tuple(yv.shape) != out_shape:
@@ -142,6 +172,8 @@ def _activations(x, K: int, N: int, out, w_device: bool):
         if not is_c_contiguous(yv):
             raise ValueError("out with more than 2 dimensions must be C-contiguous")
         ldy = N
+    if user_out:
+        _check_out_overlap(yv, [(xv, "x")])
     return xv, M, max(ldx, 1), out, yv, max(ldy, 1)
 
 
@@ -160,6 +192,8 @@ def _check_threads(threads) -> int:
     t = _check_int(threads, "threads")
     if t < 0:
         raise ValueError(f"threads must be >= 0, got {t}")
+    if t > _INT32_MAX:
+        raise ValueError(f"threads must be <= {_INT32_MAX}, got {t}")
     return t
 
 
@@ -207,6 +241,8 @@ def quantized_matmul(
     if wv.device:
         _require_cuda("w")
     xv, M, ldx, out, yv, ldy = _activations(x, K, N, out, wv.device)
+    if yv.obj is out:
+        _check_out_overlap(yv, [(wv, "w"), (sv, "scales"), (zv, "zps")])
     s = current_stream(xv, stream)
     _core.matmul(M, N, K, xv.ptr, ldx, ACT_DTYPES[xv.dtype], wv.ptr, sv.ptr,
                  zv.ptr if zv is not None else 0, g, bits, yv.ptr, ldy, ACT_DTYPES[yv.dtype],
@@ -269,7 +305,10 @@ def backends() -> List[Dict[str, Any]]:
 
 def set_num_threads(n: int) -> None:
     """Library-wide CPU thread count; n <= 0 restores the default (OMP_NUM_THREADS or all cores)."""
-    _core.set_num_threads(_check_int(n, "n"))
+    n = _check_int(n, "n")
+    if not -_INT32_MAX - 1 <= n <= _INT32_MAX:
+        raise ValueError(f"n must fit in a C int (|n| < 2**31), got {n}")
+    _core.set_num_threads(n)
 
 
 def get_num_threads() -> int:

@@ -66,9 +66,19 @@ def view(obj, name: str) -> View:
     """Describe `obj` (argument `name`) without copying it."""
     if isinstance(obj, np.ndarray):
         dt = obj.dtype
-        name_ = _NP_NAMES.get(dt) or dt.name
+        name_ = _NP_NAMES.get(dt)
+        if name_ is None:
+            if not dt.isnative:
+                # the kernels read native-endian numbers; a byte-swapped array would be garbage
+                raise TypeError(f"{name} must have native byte order, got dtype {dt.str!r} "
+                                f"({dt.name}, byte-swapped)")
+            name_ = dt.name
         itemsize = dt.itemsize
-        strides = tuple(s // itemsize if s % itemsize == 0 else -(10**18) for s in obj.strides)
+        for d, s in zip(obj.shape, obj.strides):
+            if d > 1 and s % itemsize:
+                raise ValueError(f"{name} has byte strides {obj.strides}, not multiples of its "
+                                 f"item size ({itemsize} bytes)")
+        strides = tuple(s // itemsize for s in obj.strides)
         return View(_core.data_address(obj), obj.shape, strides, name_, False, "numpy", obj)
     if is_torch(obj):
         dt = _TORCH_NAMES.get(str(obj.dtype), str(obj.dtype))
@@ -145,15 +155,23 @@ def empty_like_kind(v: View, shape, dtype: str):
                     f"{type(v.obj).__name__}; pass out=")
 
 
+def _stream_handle(h: int) -> int:
+    if not 0 <= h < 2**64:
+        raise ValueError(f"stream must be a handle in [0, 2**64), got {h}")
+    return h
+
+
 def current_stream(v: View, stream) -> int:
     """The CUDA stream handle to run on: explicit `stream`, else the array library's current one."""
     if stream is not None:
-        if isinstance(stream, int):
-            return stream
+        if isinstance(stream, bool):
+            raise TypeError("stream must be an int handle or a torch/CuPy stream, got bool")
+        if isinstance(stream, (int, np.integer)):
+            return _stream_handle(int(stream))
         for attr in ("cuda_stream", "ptr", "handle"):
             h = getattr(stream, attr, None)
-            if isinstance(h, int):
-                return h
+            if isinstance(h, (int, np.integer)) and not isinstance(h, bool):
+                return _stream_handle(int(h))
         raise TypeError(f"stream must be an int handle or a torch/CuPy stream, got {type(stream).__name__}")
     if not v.device:
         return 0
