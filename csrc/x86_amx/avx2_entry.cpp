@@ -8,6 +8,11 @@
 // run the scalar backend's code (the slow path), so forcing `avx2` never fails. Weights are
 // packed into the kernels' tile layout when the kernels cover the group size, else copied
 // canonically.
+#include <algorithm>
+#include <cstring>
+#include <new>
+#include <vector>
+
 #include "core/backend.h"
 #include "core/cpu_features.h"
 #include "core/scalar.h"
@@ -47,9 +52,36 @@ bool kernels_cover(const Problem& p, const Options& o) {
   return o.compute != QMM_COMPUTE_INT8 || p.group_size <= avx2::kAvx2Int8MaxGroup;
 }
 
+// The tile layout back to canonical rows (for the scalar code's rows of X that hold Inf).
+void unpack_tiles(const uint8_t* tiles, int64_t N, int64_t row_bytes, uint8_t* w) {
+  const int64_t units = (row_bytes + 31) / 32;
+  for (int64_t n0 = 0; n0 < N; n0 += avx2::kAvx2TileRows) {
+    const int64_t nt = std::min<int64_t>(avx2::kAvx2TileRows, N - n0);
+    const uint8_t* tile = tiles + n0 * units * 32;
+    for (int64_t u = 0; u < units; ++u)
+      for (int64_t r = 0; r < nt; ++r)
+        std::memcpy(w + (n0 + r) * row_bytes + u * 32, tile + (u * nt + r) * 32,
+                    size_t(std::min<int64_t>(32, row_bytes - u * 32)));
+  }
+}
+
 qmm_status run_view(const Problem& p, const Options& o, const avx2::WeightView& wv) {
-  return o.compute == QMM_COMPUTE_INT8 ? avx2::avx2_int8_gemm(p, o, wv)
-                                       : avx2::avx2_float_gemm(p, o, wv);
+  if (o.compute == QMM_COMPUTE_INT8) return avx2::avx2_int8_gemm(p, o, wv);
+  // the float kernels fold the zero point (avx2_float_gemm.cpp): rows with Inf go exact
+  std::vector<uint8_t> canonical_w;
+  return float_gemm_exact_inf_rows(
+      p, o, [&](const Problem& rows) { return avx2::avx2_float_gemm(rows, o, wv); },
+      [&](Problem* q) {
+        if (!wv.packed) return QMM_OK;
+        try {
+          canonical_w.resize(size_t(q->N) * size_t(q->row_bytes()));
+        } catch (const std::bad_alloc&) {
+          return set_error(QMM_OUT_OF_MEMORY, "avx2: no memory to unpack weights for rows with Inf");
+        }
+        unpack_tiles(wv.w, q->N, q->row_bytes(), canonical_w.data());
+        q->w = canonical_w.data();
+        return QMM_OK;
+      });
 }
 
 qmm_status avx2_run(const Problem& p, const Options& o) {
