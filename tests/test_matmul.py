@@ -176,8 +176,9 @@ def _ieee_reference(x, q, s, z, g):
 @pytest.mark.parametrize("packed", [False, True])
 def test_inf_in_x_propagates_as_ieee(rng, backend, bits, packed):
     # Rows with +Inf, -Inf, both (NaN), an Inf where the weight is exactly zero (Inf*0 = NaN),
-    # and finite rows between them, which must still match the reference.
-    M, N, K, g = 7, 40, 256, 64
+    # and finite rows between them, which must still match the reference. M = 23 so tile
+    # kernels (16 rows and up) see the Inf rows too.
+    M, N, K, g = 23, 40, 256, 64
     q = rng.integers(-8 if bits == 4 else -128, 8 if bits == 4 else 128, (N, K)).astype(np.int8)
     z = rng.integers(-3, 4, (N, K // g)).astype(np.int8)
     s = rng.uniform(0.01, 0.1, (N, K // g)).astype(np.float32)
@@ -188,6 +189,7 @@ def test_inf_in_x_propagates_as_ieee(rng, backend, bits, packed):
     x[2, 100] = -np.inf
     x[3, 7], x[3, 200] = np.inf, -np.inf
     x[5, 10] = np.inf
+    x[21, 0] = -np.inf
     ref = _ieee_reference(x, q, s, z, g)
     if packed:
         y = qmatmul.PackedWeights(w, s, z, g, bits, backend=backend).matmul(x)

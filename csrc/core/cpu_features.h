@@ -14,6 +14,7 @@ struct CpuFeatures {
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
   bool avx512vnni = false, avx512bf16 = false, avx512fp16 = false;
   bool amx_tile = false, amx_int8 = false, amx_bf16 = false;  // CPU + OS (XCR0) support
+  bool amd = false;  // vendor "AuthenticAMD": kernel choices that depend on the core design
   // aarch64
   bool neon = false, asimdhp = false, dotprod = false, i8mm = false, bf16 = false;
   std::string text;  // space-separated names of the features above that are present

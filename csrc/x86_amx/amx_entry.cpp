@@ -30,16 +30,23 @@ bool amx_supports(const Problem& p, const Options&) {
   return !p.device && (p.bits == 4 || p.bits == 8);
 }
 
+// Below kAmxMinRows rows of X the avx512 kernels run (through the avx512 entry).
+qmm_status run_tiles(const Problem& p, const Options& o, const PackedWeights* pw) {
+  if (o.compute == QMM_COMPUTE_INT8) return x512::amx_run(p, o, pw);
+  return x512::float_exact_inf_rows(p, o, pw, x512::amx_run);
+}
+
 qmm_status amx_run(const Problem& p, const Options& o) {
-  if (!x512::kernels_cover(p)) return kAvx512Backend.run(p, o);
-  return x512::amx_run(p, o, nullptr);
+  if (!x512::kernels_cover(p) || p.M < x512::kAmxMinRows) return kAvx512Backend.run(p, o);
+  return run_tiles(p, o, nullptr);
 }
 qmm_status amx_pack(const Problem& p, const Options& o, PackedWeights* out) {
   return kAvx512Backend.pack(p, o, out);
 }
 qmm_status amx_run_packed(const PackedWeights& pw, const Problem& p, const Options& o) {
-  if (pw.w) return kAvx512Backend.run_packed(pw, p, o);  // canonical copy: not tile-covered
-  return x512::amx_run(p, o, &pw);
+  // a canonical copy (not tile-covered), or too few rows for tiles
+  if (pw.w || p.M < x512::kAmxMinRows) return kAvx512Backend.run_packed(pw, p, o);
+  return run_tiles(p, o, &pw);
 }
 
 }  // namespace

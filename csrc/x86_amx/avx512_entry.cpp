@@ -7,8 +7,12 @@
 // (which has its own slow path for odd group sizes), so forcing `avx512` never fails.
 // Prepacked weights (qmm_pack) are the 32-row panels of avx512_kernels.h (a canonical copy
 // when the kernels do not cover the problem); the amx backend reads the same panels.
+#include <new>
+#include <vector>
+
 #include "core/backend.h"
 #include "core/cpu_features.h"
+#include "core/scalar.h"
 #include "x86_amx/avx512_kernels.h"
 
 namespace qmm {
@@ -50,9 +54,79 @@ bool avx512_supports(const Problem& p, const Options&) {
   return !p.device && (p.bits == 4 || p.bits == 8);
 }
 
+// Panels (avx512_kernels.h) back to canonical weights, scales and zero points: for the rows of
+// X that hold Inf, which the scalar code computes from canonical data.
+struct CanonicalCopy {
+  std::vector<uint8_t> w;
+  std::vector<float> s;
+  std::vector<int8_t> z;
+};
+
+void unpack_panels(const PackedWeights& pw, CanonicalCopy* c) {
+  const int64_t N = pw.N, K = pw.K, G = pw.groups, rb = pw.bits == 8 ? K : K / 2;
+  const x512::PanelLayout L = x512::panel_layout(N, K, G, pw.bits, pw.has_zp);
+  const auto* base = static_cast<const uint8_t*>(pw.data);
+  const auto* ps = reinterpret_cast<const float*>(base + L.s_off);
+  const auto* pz = reinterpret_cast<const int8_t*>(base + L.z_off);
+  c->w.assign(size_t(N) * size_t(rb), 0);
+  c->s.resize(size_t(N) * size_t(G));
+  c->z.resize(pw.has_zp ? size_t(N) * size_t(G) : 0);
+  for (int64_t n = 0; n < N; ++n) {
+    const int64_t pi = n / x512::kPanelN, r = n % x512::kPanelN;
+    const uint8_t* panel = base + L.w_off + size_t(pi) * size_t(L.wbytes);
+    const int64_t lane = (r / 16) * 64 + (r % 16) * 4;  // [h][c][4] inside each 128-byte step
+    uint8_t* row = c->w.data() + n * rb;
+    for (int64_t k = 0; k < K; ++k) {
+      if (pw.bits == 8) {
+        row[k] = uint8_t(panel[(k / 4) * 128 + lane + k % 4] - 128);  // u = w + 128
+      } else {
+        const int j = int(k % 8);
+        const uint8_t b = panel[(k / 8) * 128 + lane + j % 4];
+        const uint8_t q = uint8_t(((j < 4 ? b : b >> 4) - 8) & 0x0F);  // u = w + 8, a nibble
+        row[k / 2] |= uint8_t(k % 2 ? q << 4 : q);
+      }
+    }
+    for (int64_t g = 0; g < G; ++g) {
+      c->s[n * G + g] = ps[pi * L.gcount + g * x512::kPanelN + r];
+      if (pw.has_zp) c->z[n * G + g] = pz[pi * L.gcount + g * x512::kPanelN + r];
+    }
+  }
+}
+
+}  // namespace
+
+// Rows of X with Inf run exactly on the scalar code (core/inf_rows.cpp): the avx512 float kernels
+// fold the zero point (sum x*u - (zp + offset) * sum x), the amx ones split X into bf16 hi + lo
+// (Inf - Inf = NaN), and both would turn an Inf into NaN.
+qmm_status x512::float_exact_inf_rows(const Problem& p, const Options& o, const PackedWeights* pw,
+                                      Kernels kernels) {
+  CanonicalCopy copy;
+  return float_gemm_exact_inf_rows(
+      p, o, [&](const Problem& rows) { return kernels(rows, o, pw); },
+      [&](Problem* q) {
+        if (!pw) return QMM_OK;
+        try {
+          unpack_panels(*pw, &copy);
+        } catch (const std::bad_alloc&) {
+          return set_error(QMM_OUT_OF_MEMORY, "no memory to unpack the panels for rows with Inf");
+        }
+        q->w = copy.w.data();
+        q->scales = copy.s.data();
+        q->zp = pw->has_zp ? copy.z.data() : nullptr;
+        return QMM_OK;
+      });
+}
+
+namespace {
+
+qmm_status run_kernels(const Problem& p, const Options& o, const PackedWeights* pw) {
+  if (o.compute == QMM_COMPUTE_INT8) return x512::avx512_run(p, o, pw);
+  return x512::float_exact_inf_rows(p, o, pw, x512::avx512_run);
+}
+
 qmm_status avx512_run(const Problem& p, const Options& o) {
   if (!x512::kernels_cover(p)) return kAvx2Backend.run(p, o);
-  return x512::avx512_run(p, o, nullptr);
+  return run_kernels(p, o, nullptr);
 }
 qmm_status avx512_pack(const Problem& p, const Options& o, PackedWeights* out) {
   if (!x512::kernels_cover(p)) return default_pack(p, o, out);
@@ -61,7 +135,7 @@ qmm_status avx512_pack(const Problem& p, const Options& o, PackedWeights* out) {
 qmm_status avx512_run_packed(const PackedWeights& pw, const Problem& p, const Options& o) {
   // a canonical copy (default_pack) keeps w; the panels do not
   if (pw.w) return avx512_run(with_packed_weights(pw, p), o);
-  return x512::avx512_run(p, o, &pw);
+  return run_kernels(p, o, &pw);
 }
 
 }  // namespace

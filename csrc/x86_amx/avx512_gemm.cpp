@@ -3,7 +3,11 @@
 // row-parallel; then threads split the 32-row weight panels (static schedule) and each panel
 // runs against the whole block (avx512_float.cpp / avx512_int8.cpp, 4 rows at a time).
 // Canonical weights are gathered one panel at a time into a per-thread buffer (an L2-resident
-// 16 or 32 bytes per k) just before its kernel call; prepacked weights are read in place.
+// 16 or 32 bytes per k) just before its kernel call, while the kernel prefetches the next
+// panel's canonical rows (Panel::pf); prepacked weights are read in place. Float mode bits=4
+// gathers raw panels (no nibble reorder, no offset; the kernels read them with bit-identical
+// results) and runs the VDPBF16PS kernel (avx512_bf16.cpp) on AMD CPUs with AVX512_BF16, the
+// FMA kernel (avx512_float.cpp) elsewhere (see dpbf16_fast).
 // Every output element is computed by one thread in a fixed order: bit-identical for any
 // thread count.
 #include <omp.h>
@@ -11,6 +15,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/threading.h"
 #include "x86_amx/avx512_tiles.h"
 
@@ -33,11 +38,23 @@ struct Buffer {
 
 constexpr int64_t kRowBlock = 256;
 
+// VDPBF16PS is as fast as VFMADD231PS on AMD Zen 4 (one per cycle per pipe, measured on an EPYC
+// VM: the bf16 kernel 1.9x faster than the FMA one at M=1, 1.55x at M=16, one thread) but takes
+// both vector ports for two cycles on the Xeon (Sapphire Rapids class: 0.74 ns per instruction vs
+// 0.18 ns per FMA, 2026-12-01), where the bf16 kernel was slower than the FMA one. So the bf16
+// kernel runs only on AMD CPUs with AVX512_BF16.
+bool dpbf16_fast() { return cpu_features().amd && cpu_features().avx512bf16; }
+
 }  // namespace
 
 qmm_status avx512_run(const Problem& p, const Options& o, const PackedWeights* pw) {
   const int64_t M = p.M, N = p.N, K = p.K, G = p.groups, gs = p.group_size;
   const bool int8 = o.compute == QMM_COMPUTE_INT8;
+  // float mode bits=4: the VDPBF16PS kernel (avx512_bf16.cpp) where it is fast, else the FMA
+  // one; canonical weights are gathered without the nibble reorder (raw panels, same results)
+  const bool bf16 = !int8 && p.bits == 4 && dpbf16_fast();
+  const bool raw = !int8 && p.bits == 4 && !pw;
+  const bool has_lo = p.x_dtype != QMM_DTYPE_BF16;
   const bool has_zp = pw ? pw->has_zp : p.zp != nullptr;
   const PanelLayout L = panel_layout(N, K, G, p.bits, has_zp);
   const int64_t mb_max = std::min(kRowBlock, M);
@@ -55,7 +72,9 @@ qmm_status avx512_run(const Problem& p, const Options& o, const PackedWeights* p
     const int mb = int(std::min(kRowBlock, M - m0));
     const char* xm = static_cast<const char*>(p.x) + size_t(m0) * size_t(p.ldx) * xsz;
     const int ntp = std::min<int>(nt, mb);
-    if (int8)
+    if (bf16)
+      prepare_bf16_rows(xm, p.ldx, p.x_dtype, mb, K, gs, xbuf.as<uint32_t>(), sbuf.as<float>(), ntp);
+    else if (int8)
       prepare_int8_rows(xm, p.ldx, p.x_dtype, mb, K, gs, xbuf.as<int8_t>(), K, gs, sbuf.as<float>(),
                         qsum.as<int32_t>(), ntp);
     else
@@ -86,21 +105,33 @@ qmm_status avx512_run(const Problem& p, const Options& o, const PackedWeights* p
           pan.z = has_zp ? reinterpret_cast<const int8_t*>(pbase + L.z_off) + pi * L.gcount
                          : nullptr;
         } else {
-          pack_panel_x512(p, pi, tw, ts, tz);
+          if (raw)
+            pack_panel_raw4_x512(p, pi, bf16, tw, ts, tz);
+          else
+            pack_panel_x512(p, pi, tw, ts, tz);
           pan.w = tw;
           pan.s = ts;
           pan.z = tz;
+          // up to 4 rows of X (one kernel pass): the kernel prefetches the next panel's
+          // canonical rows (tw when none). Canonical M=1 on (28672, 8192), Xeon, 4 rounds:
+          // bits=4 2.23-3.13 ms with it, 2.74-2.93 ms without; with more rows (one pass per 4
+          // rows) it varied more (bits=8 M=16 12.7-31.0 ms vs 13.7-16.0 ms), so it is not used.
+          const int64_t n1 = (pi + 1) * kPanelN;
+          if (mb <= 4) pan.pf = n1 < N ? p.w + size_t(n1) * size_t(p.row_bytes()) : tw;
         }
         OutRows out;
         out.y = static_cast<char*>(p.y) + (size_t(m0) * size_t(p.ldy) + size_t(pi * kPanelN)) * ysz;
         out.ldy = p.ldy;
         out.yt = p.y_dtype;
         out.ncols = int(std::min<int64_t>(kPanelN, N - pi * kPanelN));
-        if (int8)
+        if (bf16)
+          bf16_panel_rows(pan, raw, has_lo, xbuf.as<uint32_t>(), K, sbuf.as<float>(), G, gs, mb,
+                          out);
+        else if (int8)
           int8_panel_rows(pan, p.bits, xbuf.as<int8_t>(), K, sbuf.as<float>(), qsum.as<int32_t>(),
                           G, gs, mb, out);
         else
-          float_panel_rows(pan, p.bits, xbuf.as<float>(), K, sbuf.as<float>(), G, gs, mb, out);
+          float_panel_rows(pan, p.bits, raw, xbuf.as<float>(), K, sbuf.as<float>(), G, gs, mb, out);
       }
       aligned_free64(tw);
       aligned_free64(ts);

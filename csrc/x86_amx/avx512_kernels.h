@@ -36,6 +36,9 @@ struct Panel {
   const uint8_t* w;  // panel_w_bytes
   const float* s;    // [G][32]
   const int8_t* z;   // [G][32], or nullptr
+  // Where the avx512 float kernels' software prefetch reads, panel_w_bytes from here in step
+  // with w (canonical weights, up to 4 rows of X: the next panel's rows); nullptr: w + 2048.
+  const uint8_t* pf = nullptr;
 };
 
 // Where the panels of a pack live inside PackedWeights::data.
@@ -54,6 +57,12 @@ void pack_panel_x512(const Problem& p, int64_t pi, uint8_t* dw, float* ds, int8_
 qmm_status avx512_pack(const Problem& p, const Options& o, PackedWeights* out);
 // The whole matmul on the AVX-512 kernels; pw == nullptr: canonical weights in p.
 qmm_status avx512_run(const Problem& p, const Options& o, const PackedWeights* pw);
+
+// Float mode through `kernels` (avx512_run or amx_run), with the rows of X that hold Inf
+// recomputed by the scalar code on canonical data (unpacked from pw when given).
+using Kernels = qmm_status (*)(const Problem&, const Options&, const PackedWeights*);
+qmm_status float_exact_inf_rows(const Problem& p, const Options& o, const PackedWeights* pw,
+                                Kernels kernels);
 
 // AMX TU (call only after request_amx_permission() succeeded).
 qmm_status amx_run(const Problem& p, const Options& o, const PackedWeights* pw);

@@ -4,7 +4,10 @@
 // instructions for 16 vectors). A VPGATHERDD version was slower on the Xeon (canonical bits=8
 // float M=1 on (28672, 8192): 5.9 ms vs 3.6 ms; bits=4 about even). bits=4 then moves the nibbles within each dword from canonical order
 // (k0 k1 k2 .. k7, low first) to panel order (k0 k4 k1 k5 k2 k6 k3 k7) with two delta swaps.
-// Both add the unsigned offset with one XOR (0x88.. for nibbles, 0x80.. for bytes).
+// Both add the unsigned offset with one XOR (0x88.. for nibbles, 0x80.. for bytes). The raw
+// bits=4 forms for canonical float-mode runs skip the reorder and the offset (below). Scales
+// and zero points go through the same 16x16 dword transpose (16 rows x 16 groups; a scalar
+// loop before: canonical bits=4 M=1 on (28672, 8192), Xeon, 2.4-2.7 ms -> 1.95-1.98 ms).
 // The same routine packs prepacked weights (qmm_pack) and, per thread, canonical weights for
 // every matmul on canonical inputs.
 #include <immintrin.h>
@@ -13,7 +16,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "x86_amx/avx512_kernels.h"
+#include "x86_amx/avx512_tiles.h"
 
 namespace qmm {
 namespace x512 {
@@ -58,17 +61,22 @@ inline void transpose16(__m512i* v) {
   }
 }
 
-}  // namespace
-
 // Per half (16 rows) and 16 dwords of each row: 16 loads, one 16x16 dword transpose, then
-// per output vector the nibble reorder (bits=4) and the offset XOR.
-void pack_panel_x512(const Problem& p, int64_t pi, uint8_t* dw, float* ds, int8_t* dz) {
+// per output vector the nibble reorder (bits=4) and the offset XOR. The raw forms (bits=4, for
+// the float kernels' canonical path, avx512_tiles.h) skip both: kRaw stores the transposed
+// dwords as they are; kRawSwap12 (AVX512_BF16 kernel) swaps bytes 1 and 2 of each dword with
+// one VPSHUFB (nibble order k0 k1 k4 k5 k2 k3 k6 k7).
+enum class PanelForm { kPanel, kRaw, kRawSwap12 };
+
+void pack_panel_impl(const Problem& p, int64_t pi, PanelForm form, uint8_t* dw, float* ds,
+                     int8_t* dz) {
   const int64_t N = p.N, G = p.groups, rb = p.row_bytes();
   const int64_t n0 = pi * kPanelN;
   const int nrows = int(std::min<int64_t>(kPanelN, N - n0));
   const int64_t ndw = rb / 4;  // dwords per row = output vectors per half
   const bool b4 = p.bits == 4;
   const __m512i off = _mm512_set1_epi32(int32_t(b4 ? 0x88888888u : 0x80808080u));
+  const __m512i swap12 = _mm512_set4_epi32(0x0f0d0e0c, 0x0b090a08, 0x07050604, 0x03010200);
   for (int h = 0; h < 2; ++h) {
     const int valid = std::max(0, std::min(16, nrows - 16 * h));
     for (int64_t d0 = 0; d0 < ndw; d0 += 16) {
@@ -80,20 +88,52 @@ void pack_panel_x512(const Problem& p, int64_t pi, uint8_t* dw, float* ds, int8_
                          : _mm512_setzero_si512();
       transpose16(v);
       for (int d = 0; d < nd; ++d) {
-        __m512i x = b4 ? nibbles_to_panel_order(v[d]) : v[d];
-        _mm512_storeu_si512(dw + (d0 + d) * 128 + h * 64, _mm512_xor_si512(x, off));
+        uint8_t* dst = dw + (d0 + d) * 128 + h * 64;
+        if (form == PanelForm::kRaw) {
+          _mm512_storeu_si512(dst, v[d]);
+        } else if (form == PanelForm::kRawSwap12) {
+          _mm512_storeu_si512(dst, _mm512_shuffle_epi8(v[d], swap12));
+        } else {
+          const __m512i x = b4 ? nibbles_to_panel_order(v[d]) : v[d];
+          _mm512_storeu_si512(dst, _mm512_xor_si512(x, off));
+        }
       }
     }
   }
-  for (int c = 0; c < kPanelN; ++c) {
-    const bool ok = c < nrows;
-    const float* s = p.scales + (n0 + c) * G;
-    for (int64_t g = 0; g < G; ++g) ds[g * kPanelN + c] = ok ? s[g] : 0.0f;
-    if (dz) {
-      const int8_t* z = p.zp + (n0 + c) * G;
-      for (int64_t g = 0; g < G; ++g) dz[g * kPanelN + c] = ok ? z[g] : int8_t(0);
+  // scales and zero points: the same 16x16 dword transpose per half and 16 groups
+  for (int h = 0; h < 2; ++h) {
+    const int valid = std::max(0, std::min(16, nrows - 16 * h));
+    for (int64_t g0 = 0; g0 < G; g0 += 16) {
+      const int ng = int(std::min<int64_t>(16, G - g0));
+      const __mmask16 gm = ng >= 16 ? __mmask16(0xffff) : __mmask16((1u << ng) - 1u);
+      __m512i v[16];
+      for (int r = 0; r < 16; ++r)
+        v[r] = r < valid ? _mm512_maskz_loadu_epi32(gm, p.scales + (n0 + 16 * h + r) * G + g0)
+                         : _mm512_setzero_si512();
+      transpose16(v);
+      for (int d = 0; d < ng; ++d) _mm512_storeu_si512(ds + (g0 + d) * kPanelN + 16 * h, v[d]);
+      if (!dz) continue;
+      for (int r = 0; r < 16; ++r) {
+        const int8_t* z = p.zp + (n0 + 16 * h + r) * G + g0;
+        v[r] = r < valid ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(gm, z)) : _mm512_setzero_si512();
+      }
+      transpose16(v);
+      for (int d = 0; d < ng; ++d)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dz + (g0 + d) * kPanelN + 16 * h),
+                         _mm512_cvtepi32_epi8(v[d]));
     }
   }
+}
+
+}  // namespace
+
+void pack_panel_x512(const Problem& p, int64_t pi, uint8_t* dw, float* ds, int8_t* dz) {
+  pack_panel_impl(p, pi, PanelForm::kPanel, dw, ds, dz);
+}
+
+void pack_panel_raw4_x512(const Problem& p, int64_t pi, bool swap12, uint8_t* dw, float* ds,
+                          int8_t* dz) {
+  pack_panel_impl(p, pi, swap12 ? PanelForm::kRawSwap12 : PanelForm::kRaw, dw, ds, dz);
 }
 
 namespace {

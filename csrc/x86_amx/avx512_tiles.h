@@ -19,9 +19,25 @@ struct OutRows {
   int ncols;
 };
 
-// Float mode: x fp32 rows (stride ldx), xsum[m * G + g] = sum of row m's group g.
-void float_panel_rows(const Panel& pan, int bits, const float* x, int64_t ldx, const float* xsum,
-                      int64_t G, int64_t gs, int rows, const OutRows& out);
+// Float mode: x fp32 rows (stride ldx), xsum[m * G + g] = sum of row m's group g. raw (bits=4
+// only): the panel is pack_panel_raw4_x512(swap12 = false)'s; results are bit-identical.
+void float_panel_rows(const Panel& pan, int bits, bool raw, const float* x, int64_t ldx,
+                      const float* xsum, int64_t G, int64_t gs, int rows, const OutRows& out);
+
+// Float mode, bits=4, AVX512_BF16 CPUs only (avx512_bf16.cpp): xp as prepare_bf16_rows wrote
+// it (row stride ldx dwords; has_lo false for bf16 X, whose lo halves are zero); raw: the panel
+// holds canonical nibbles (pack_panel_raw4_x512(swap12 = true)), else the avx512_kernels.h layout.
+void bf16_panel_rows(const Panel& pan, bool raw, bool has_lo, const uint32_t* xp, int64_t ldx,
+                     const float* xsum, int64_t G, int64_t gs, int rows, const OutRows& out);
+// X rows as bf16 hi/lo pairs, K dwords per row, and the per-group sums of hi + lo [rows][G].
+void prepare_bf16_rows(const void* x, int64_t ldx, qmm_dtype xt, int rows, int64_t K,
+                       int64_t gs, uint32_t* xp, float* xsum, int nthreads);
+// bits=4 canonical panel for the float kernels' raw forms: the 16x16 dword transpose of
+// pack_panel_x512 without its nibble reorder and offset (signed nibbles, canonical order k0..k7
+// in each dword); swap12 (for bf16_panel_rows): bytes 1 and 2 of each dword swapped (nibble
+// order k0 k1 k4 k5 k2 k3 k6 k7). Both kernels give bit-identical results on raw panels.
+void pack_panel_raw4_x512(const Problem& p, int64_t pi, bool swap12, uint8_t* dw, float* ds,
+                          int8_t* dz);
 
 // int8 mode: q int8 rows (stride ldq), sx / sq [m * G + g] as quantize_group_int8 gives them.
 void int8_panel_rows(const Panel& pan, int bits, const int8_t* q, int64_t ldq, const float* sx,

@@ -30,6 +30,7 @@ CpuFeatures detect() {
   uint32_t r[4];
   cpuid(0, 0, r);
   const uint32_t max_leaf = r[0];
+  f.amd = r[1] == 0x68747541u && r[3] == 0x69746e65u && r[2] == 0x444d4163u;  // "AuthenticAMD"
   cpuid(1, 0, r);
   const bool osxsave = bit(r[2], 27);
   const bool has_fma = bit(r[2], 12), has_f16c = bit(r[2], 29), has_avx = bit(r[2], 28);
