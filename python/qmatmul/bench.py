@@ -215,6 +215,13 @@ def git_commit() -> str:
     here = Path(__file__).resolve().parent
     for cwd in (here, Path.cwd()):
         try:
+            # only a checkout of qmatmul itself counts (an installed package may sit inside some
+            # other repository, e.g. a pyenv checkout)
+            top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=cwd,
+                                 capture_output=True, text=True, timeout=5)
+            if top.returncode != 0 or not (Path(top.stdout.strip()) / "csrc" / "include" / "qmatmul"
+                                           / "qmatmul.h").is_file():
+                continue
             r = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=cwd,
                                capture_output=True, text=True, timeout=5)
             if r.returncode == 0 and r.stdout.strip():
