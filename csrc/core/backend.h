@@ -90,4 +90,18 @@ qmm_status set_error(qmm_status status, const char* fmt, ...)
 void* aligned_alloc64(size_t bytes);
 void aligned_free64(void* p);
 
+// A per-call scratch buffer (64-byte aligned, p == nullptr if allocation failed), freed on
+// scope exit.
+struct ScratchBuffer {
+  void* p = nullptr;
+  explicit ScratchBuffer(size_t bytes) : p(aligned_alloc64(bytes)) {}
+  ~ScratchBuffer() { aligned_free64(p); }
+  ScratchBuffer(const ScratchBuffer&) = delete;
+  ScratchBuffer& operator=(const ScratchBuffer&) = delete;
+  template <class T>
+  T* as() const {
+    return static_cast<T*>(p);
+  }
+};
+
 }  // namespace qmm

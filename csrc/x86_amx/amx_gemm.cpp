@@ -69,17 +69,6 @@ void load_tile_config(int a_colsb, int b_rows) {
   _tile_loadconfig(&cfg);
 }
 
-struct Buffer {
-  void* p = nullptr;
-  explicit Buffer(size_t bytes) : p(aligned_alloc64(bytes)) {}
-  ~Buffer() { aligned_free64(p); }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-  template <class T>
-  T* as() const {
-    return static_cast<T*>(p);
-  }
-};
 
 constexpr int64_t kAmxRowBlock = 512;
 constexpr int kChunkPanels = 8;
@@ -277,10 +266,10 @@ qmm_status amx_run(const Problem& p, const Options& o, const PackedWeights* pw) 
   const size_t xsz = p.x_dtype == QMM_DTYPE_F32 ? 4 : 2;
   const size_t ysz = p.y_dtype == QMM_DTYPE_F32 ? 4 : 2;
   const size_t act_elems = size_t(mpad_max) * size_t(K);
-  Buffer a0(int8 ? act_elems : act_elems * 2);
-  Buffer a1(split ? act_elems * 2 : 64);
-  Buffer sxb(int8 ? size_t(mpad_max) * size_t(G) * 4 : 64);
-  Buffer sqb(int8 ? size_t(mpad_max) * size_t(G) * 4 : 64);
+  ScratchBuffer a0(int8 ? act_elems : act_elems * 2);
+  ScratchBuffer a1(split ? act_elems * 2 : 64);
+  ScratchBuffer sxb(int8 ? size_t(mpad_max) * size_t(G) * 4 : 64);
+  ScratchBuffer sqb(int8 ? size_t(mpad_max) * size_t(G) * 4 : 64);
   if (!a0.p || !a1.p || !sxb.p || !sqb.p)
     return set_error(QMM_OUT_OF_MEMORY, "amx: could not allocate activation buffers");
   const uint8_t* pbase = pw ? static_cast<const uint8_t*>(pw->data) : nullptr;

@@ -76,16 +76,6 @@ inline void tile_rows(const WeightView& wv, int64_t n0, int64_t nt, const uint8_
   }
 }
 
-// A per-call scratch buffer (64-byte aligned), freed on scope exit.
-struct Scratch {
-  void* p = nullptr;
-  explicit Scratch(size_t bytes) : p(aligned_alloc64(bytes)) {}
-  ~Scratch() { aligned_free64(p); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  template <class T>
-  T* as() const { return static_cast<T*>(p); }
-};
 
 }  // namespace
 }  // namespace avx2

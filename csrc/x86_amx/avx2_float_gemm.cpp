@@ -192,7 +192,7 @@ void float_gemm(const Problem& p, const Options& o, const WeightView& wv) {
   const int64_t MB = min64(M, kRowBlock);
   const int64_t ldxs = round_up(G, 8);
   const size_t xsz = p.x_dtype == QMM_DTYPE_F32 ? 4 : 2;
-  Scratch xp_buf(size_t(MB) * size_t(Kp) * 4), xs_buf(size_t(MB) * size_t(ldxs) * 4),
+  ScratchBuffer xp_buf(size_t(MB) * size_t(Kp) * 4), xs_buf(size_t(MB) * size_t(ldxs) * 4),
       xf_buf(size_t(MB) * size_t(K) * 4);
   float* xp = xp_buf.as<float>();
   float* xs = xs_buf.as<float>();

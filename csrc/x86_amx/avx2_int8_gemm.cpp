@@ -175,7 +175,7 @@ void int8_gemm(const Problem& p, const Options& o, const WeightView& wv) {
   const int64_t M = p.M, N = p.N, K = p.K, G = p.groups, gs = p.group_size;
   const int64_t MB = min64(M, kRowBlock);
   const size_t xsz = p.x_dtype == QMM_DTYPE_F32 ? 4 : 2;
-  Scratch a_buf(size_t(MB) * size_t(K + 64)), q_buf(size_t(MB) * size_t(K)),
+  ScratchBuffer a_buf(size_t(MB) * size_t(K + 64)), q_buf(size_t(MB) * size_t(K)),
       xf_buf(size_t(MB) * size_t(K) * 4), sx_buf(size_t(MB) * size_t(G) * 4),
       sq_buf(size_t(MB) * size_t(G) * 4);
   int8_t* act = a_buf.as<int8_t>();

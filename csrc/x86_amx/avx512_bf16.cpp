@@ -145,24 +145,9 @@ void bf16_tile(const Panel& pan, const uint32_t* xp, int64_t ldx, const float* x
 template <bool ZP, bool LO, bool RAW>
 void rows_impl(const Panel& pan, const uint32_t* xp, int64_t ldx, const float* xsum, int64_t G,
                int64_t gs, int rows, const OutRows& out) {
-  const size_t ysz = out.yt == QMM_DTYPE_F32 ? 4 : 2;
-  int m = 0;
-  for (; m + 4 <= rows; m += 4) {
-    OutRows o = out;
-    o.y = static_cast<char*>(out.y) + size_t(m) * size_t(out.ldy) * ysz;
-    bf16_tile<ZP, LO, RAW, 4>(pan, xp + m * ldx, ldx, xsum + m * G, G, gs, o);
-  }
-  if (m < rows) {
-    OutRows o = out;
-    o.y = static_cast<char*>(out.y) + size_t(m) * size_t(out.ldy) * ysz;
-    const uint32_t* xm = xp + m * ldx;
-    const float* sm = xsum + m * G;
-    switch (rows - m) {
-      case 1: bf16_tile<ZP, LO, RAW, 1>(pan, xm, ldx, sm, G, gs, o); break;
-      case 2: bf16_tile<ZP, LO, RAW, 2>(pan, xm, ldx, sm, G, gs, o); break;
-      default: bf16_tile<ZP, LO, RAW, 3>(pan, xm, ldx, sm, G, gs, o); break;
-    }
-  }
+  for_row_tiles(rows, out, [&](auto mr, int m, const OutRows& o) {
+    bf16_tile<ZP, LO, RAW, decltype(mr)::value>(pan, xp + m * ldx, ldx, xsum + m * G, G, gs, o);
+  });
 }
 
 template <bool ZP, bool LO>

@@ -146,24 +146,9 @@ void float_tile(const Panel& pan, const float* x, int64_t ldx, const float* xsum
 template <int BITS, bool ZP, bool RAW>
 void rows_impl(const Panel& pan, const float* x, int64_t ldx, const float* xsum, int64_t G,
                int64_t gs, int rows, const OutRows& out) {
-  const size_t ysz = out.yt == QMM_DTYPE_F32 ? 4 : 2;
-  int m = 0;
-  for (; m + 4 <= rows; m += 4) {
-    OutRows o = out;
-    o.y = static_cast<char*>(out.y) + size_t(m) * size_t(out.ldy) * ysz;
-    float_tile<BITS, ZP, RAW, 4>(pan, x + m * ldx, ldx, xsum + m * G, G, gs, o);
-  }
-  if (m < rows) {
-    OutRows o = out;
-    o.y = static_cast<char*>(out.y) + size_t(m) * size_t(out.ldy) * ysz;
-    const float* xm = x + m * ldx;
-    const float* sm = xsum + m * G;
-    switch (rows - m) {
-      case 1: float_tile<BITS, ZP, RAW, 1>(pan, xm, ldx, sm, G, gs, o); break;
-      case 2: float_tile<BITS, ZP, RAW, 2>(pan, xm, ldx, sm, G, gs, o); break;
-      default: float_tile<BITS, ZP, RAW, 3>(pan, xm, ldx, sm, G, gs, o); break;
-    }
-  }
+  for_row_tiles(rows, out, [&](auto mr, int m, const OutRows& o) {
+    float_tile<BITS, ZP, RAW, decltype(mr)::value>(pan, x + m * ldx, ldx, xsum + m * G, G, gs, o);
+  });
 }
 
 }  // namespace

@@ -24,17 +24,6 @@ namespace x512 {
 
 namespace {
 
-struct Buffer {
-  void* p = nullptr;
-  explicit Buffer(size_t bytes) : p(aligned_alloc64(bytes)) {}
-  ~Buffer() { aligned_free64(p); }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-  template <class T>
-  T* as() const {
-    return static_cast<T*>(p);
-  }
-};
 
 constexpr int64_t kRowBlock = 256;
 
@@ -60,9 +49,9 @@ qmm_status avx512_run(const Problem& p, const Options& o, const PackedWeights* p
   const int64_t mb_max = std::min(kRowBlock, M);
   const size_t xsz = p.x_dtype == QMM_DTYPE_F32 ? 4 : 2;
   const size_t ysz = p.y_dtype == QMM_DTYPE_F32 ? 4 : 2;
-  Buffer xbuf(size_t(mb_max) * size_t(K) * (int8 ? 1 : 4));
-  Buffer sbuf(size_t(mb_max) * size_t(G) * 4);
-  Buffer qsum(int8 ? size_t(mb_max) * size_t(G) * 4 : 64);
+  ScratchBuffer xbuf(size_t(mb_max) * size_t(K) * (int8 ? 1 : 4));
+  ScratchBuffer sbuf(size_t(mb_max) * size_t(G) * 4);
+  ScratchBuffer qsum(int8 ? size_t(mb_max) * size_t(G) * 4 : 64);
   if (!xbuf.p || !sbuf.p || !qsum.p)
     return set_error(QMM_OUT_OF_MEMORY, "avx512: could not allocate activation buffers");
   const uint8_t* pbase = pw ? static_cast<const uint8_t*>(pw->data) : nullptr;

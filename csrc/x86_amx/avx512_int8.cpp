@@ -104,23 +104,9 @@ void int8_tile(const Panel& pan, const int8_t* q, int64_t ldq, const float* sx, 
 template <int BITS, bool ZP>
 void rows_impl(const Panel& pan, const int8_t* q, int64_t ldq, const float* sx, const int32_t* sq,
                int64_t G, int64_t gs, int rows, const OutRows& out) {
-  const size_t ysz = out.yt == QMM_DTYPE_F32 ? 4 : 2;
-  int m = 0;
-  for (; m + 4 <= rows; m += 4) {
-    OutRows o = out;
-    o.y = static_cast<char*>(out.y) + size_t(m) * size_t(out.ldy) * ysz;
-    int8_tile<BITS, ZP, 4>(pan, q + m * ldq, ldq, sx + m * G, sq + m * G, G, gs, o);
-  }
-  if (m < rows) {
-    OutRows o = out;
-    o.y = static_cast<char*>(out.y) + size_t(m) * size_t(out.ldy) * ysz;
-    const int8_t* qm = q + m * ldq;
-    switch (rows - m) {
-      case 1: int8_tile<BITS, ZP, 1>(pan, qm, ldq, sx + m * G, sq + m * G, G, gs, o); break;
-      case 2: int8_tile<BITS, ZP, 2>(pan, qm, ldq, sx + m * G, sq + m * G, G, gs, o); break;
-      default: int8_tile<BITS, ZP, 3>(pan, qm, ldq, sx + m * G, sq + m * G, G, gs, o); break;
-    }
-  }
+  for_row_tiles(rows, out, [&](auto mr, int m, const OutRows& o) {
+    int8_tile<BITS, ZP, decltype(mr)::value>(pan, q + m * ldq, ldq, sx + m * G, sq + m * G, G, gs, o);
+  });
 }
 
 size_t dsize(qmm_dtype t) { return t == QMM_DTYPE_F32 ? 4 : 2; }

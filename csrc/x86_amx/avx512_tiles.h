@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "x86_amx/avx512_kernels.h"
 
@@ -18,6 +19,26 @@ struct OutRows {
   qmm_dtype yt;
   int ncols;
 };
+
+// The row loop every panel kernel shares: tiles of 4 rows of X, then one tile of the 1..3 left.
+// tile(std::integral_constant<int, MR>, m, out_m) computes rows m .. m+MR-1 into out_m.
+template <class Tile>
+void for_row_tiles(int rows, const OutRows& out, Tile&& tile) {
+  const size_t ysz = out.yt == QMM_DTYPE_F32 ? 4 : 2;
+  auto at = [&](int m) {
+    OutRows o = out;
+    o.y = static_cast<char*>(out.y) + size_t(m) * size_t(out.ldy) * ysz;
+    return o;
+  };
+  int m = 0;
+  for (; m + 4 <= rows; m += 4) tile(std::integral_constant<int, 4>(), m, at(m));
+  switch (rows - m) {
+    case 0: break;
+    case 1: tile(std::integral_constant<int, 1>(), m, at(m)); break;
+    case 2: tile(std::integral_constant<int, 2>(), m, at(m)); break;
+    default: tile(std::integral_constant<int, 3>(), m, at(m)); break;
+  }
+}
 
 // Float mode: x fp32 rows (stride ldx), xsum[m * G + g] = sum of row m's group g. raw (bits=4
 // only): the panel is pack_panel_raw4_x512(swap12 = false)'s; results are bit-identical.
