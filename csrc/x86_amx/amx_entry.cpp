@@ -3,11 +3,13 @@
 // (which includes Linux's permission to use tile data, asked for once per process).
 //
 // Accepted: what the avx512 backend accepts (bits 4 and 8, zero points or not, fp16/bf16/fp32
-// X and Y, any M, N, K and strides, both compute modes); the tile kernels cover group_size
-// multiples of 32 (int8 mode at most 65536), anything else runs the avx512 backend's entry
-// (which hands it to the avx2 code), so forcing `amx` never fails. Problems with fewer than 16 rows of X run the avx512 kernels (AMX tiles are
-// 16 rows tall; a decode step is bandwidth-bound anyway), so weights packed by this backend
-// serve every M. Prepacked weights are the avx512 backend's panels.
+// X and Y, any M, N, K and strides, both compute modes). The tile kernels cover group_size
+// multiples of 32 up to 65536; anything else runs the avx512 backend's entry (which hands it to
+// the avx2 code), so forcing `amx` never fails. Problems with fewer than 16 rows of X also go
+// through the avx512 entry (AMX tiles are 16 rows tall; a decode step is bandwidth-bound
+// anyway), so weights packed by this backend serve every M: they are the avx512 panels.
+// Float mode: rows of X holding Inf run the scalar code (x512::float_exact_inf_rows), since
+// the tiles see X as bf16 hi + lo and Inf - Inf = NaN.
 #include "core/backend.h"
 #include "core/cpu_features.h"
 #include "x86_amx/avx512_kernels.h"
@@ -30,7 +32,6 @@ bool amx_supports(const Problem& p, const Options&) {
   return !p.device && (p.bits == 4 || p.bits == 8);
 }
 
-// Below kAmxMinRows rows of X the avx512 kernels run (through the avx512 entry).
 qmm_status run_tiles(const Problem& p, const Options& o, const PackedWeights* pw) {
   if (o.compute == QMM_COMPUTE_INT8) return x512::amx_run(p, o, pw);
   return x512::float_exact_inf_rows(p, o, pw, x512::amx_run);

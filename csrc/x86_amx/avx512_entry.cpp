@@ -7,6 +7,7 @@
 // (which has its own slow path for odd group sizes), so forcing `avx512` never fails.
 // Prepacked weights (qmm_pack) are the 32-row panels of avx512_kernels.h (a canonical copy
 // when the kernels do not cover the problem); the amx backend reads the same panels.
+// Float mode: rows of X holding Inf run the scalar code (float_exact_inf_rows below).
 #include <new>
 #include <vector>
 
