@@ -148,8 +148,11 @@ def test_deterministic_across_threads_and_runs(rng, backend, compute):
 
 @pytest.mark.parametrize("backend", HOST_BACKENDS)
 @pytest.mark.parametrize("compute", ["float", "int8"])
-def test_packed_weights(rng, backend, compute):
-    M, N, K, g, bits = 9, 45, 512, 64, 4
+@pytest.mark.parametrize("g", [64, 6, -1])
+def test_packed_weights(rng, backend, compute, g):
+    # g=6: no backend's kernels cover it (each backend's slow path, on its own packed copy);
+    # g=-1 with K=516: per channel, not a multiple of 32 either
+    M, N, K, bits = 9, 45, 512 if g == 64 else 516, 4
     w, s, z = make_weights(rng, N, K, g, bits, True)
     pw = qmatmul.PackedWeights(w.copy(), s.copy(), z.copy(), g, bits, backend=backend,
                                compute=compute)
