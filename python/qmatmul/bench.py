@@ -945,8 +945,10 @@ def plot_roofline(run: Run, path: str) -> None:
     ax.set_xlabel("arithmetic intensity (FLOP / byte of minimum traffic)")
     ax.set_ylabel("achieved FLOP/s")
     m = run.machine
-    ax.set_title(f"qmatmul roofline: {m.get('cpu_model', '')}{' + ' + m['gpu'] if m.get('gpu') else ''}"
-                 f", {run.config.get('threads', '')} threads, {m.get('date', '')[:10]}", fontsize=10)
+    # name the device the points ran on: the GPU for a CUDA-only run, else the CPU and threads
+    on_gpu = bool(run.ceilings) and all(k == "GPU" for k in run.ceilings)
+    where = m.get("gpu", "") if on_gpu else f"{m.get('cpu_model', '')}, {run.config.get('threads', '')} threads"
+    ax.set_title(f"qmatmul roofline: {where}, {m.get('date', '')[:10]}", fontsize=10)
     ax.grid(True, which="both", alpha=0.25)
     fig.tight_layout()
     fig.savefig(path)
