@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import qmatmul
-from conftest import ACT_DTYPES, HOST_BACKENDS, check_result, make_weights, make_x, poisoned
+from conftest import ACT_DTYPES, BF16, HOST_BACKENDS, check_result, make_weights, make_x, poisoned
 
 # (M, N, K, group_size): M covers {1, 2, 3, 7, 16, 33, 128}; N and K avoid tile multiples;
 # group sizes: multiples of 32, -1 (= K, including K not a multiple of 32) and odd ones.
@@ -204,3 +204,27 @@ def test_inf_in_x_propagates_as_ieee(rng, backend, bits, packed):
     assert np.array_equal(np.isposinf(y), np.isposinf(ref)) and np.array_equal(np.isneginf(y), np.isneginf(ref))
     err = np.linalg.norm(y[fin] - ref[fin]) / np.linalg.norm(ref[fin])
     assert err <= 2e-3, err
+
+
+@pytest.mark.parametrize("backend", HOST_BACKENDS)
+@pytest.mark.parametrize("bits", [4, 8])
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_huge_finite_x_stays_finite(rng, backend, bits, dtype):
+    # |x| near FLT_MAX with small scales: the true outputs are finite (~1e35); kernels that fold
+    # the zero point (x * (q + c)) or split X into bf16 hi + lo would overflow on such rows.
+    if dtype == "bfloat16" and BF16 is None:
+        pytest.skip("ml_dtypes is not installed")
+    M, N, K, g = 3, 40, 128, 32
+    q = rng.integers(1, 7, (N, K)).astype(np.int8)
+    z = np.zeros((N, K // g), np.int8)
+    s = np.full((N, K // g), 1e-3, np.float32)
+    w = q if bits == 8 else qmatmul.pack_int4(q)
+    x = (rng.standard_normal((M, K)) * 0.1).astype(np.float32)
+    x[0, 0] = 3e38
+    x[1, 5], x[1, 6] = 2e38, 2e38
+    x = x.astype(BF16 if dtype == "bfloat16" else np.float32)
+    ref = _ieee_reference(x, q, s, z, g)
+    y = qmatmul.quantized_matmul(x, w, s, z, g, bits, backend=backend,
+                                 out=np.empty((M, N), np.float32)).astype(np.float64)
+    assert np.all(np.isfinite(y)), (backend, y[:2, :3])
+    assert np.linalg.norm(y - ref) <= 1e-5 * np.linalg.norm(ref)

@@ -1,10 +1,14 @@
-// Rows of X that hold +-Inf, in float mode. The fast x86 float kernels fold the zero point out
-// of the inner loop (sum x*(q + c) - (zp + c) * sum x, so the loop needs no per-weight
-// subtraction); an infinite activation then turns into Inf - Inf = NaN where the elementwise
-// formula of SPEC section 1 gives +-Inf. Such rows (rare: an Inf activation is already a
-// broken model) are recomputed here by the scalar code, which evaluates scale * (q - zp) per
-// element, so they propagate exactly as IEEE arithmetic would. NaN needs no special path: it
-// reaches the output through either evaluation.
+// Rows of X that the fast float kernels cannot evaluate faithfully: +-Inf, NaN, or magnitudes of
+// 2^64 and more. The x86 float kernels fold the zero point out of the inner loop
+// (sum x*(q + c) - (zp + c) * sum x, so the loop needs no per-weight subtraction) or split X
+// into bf16 hi + lo; an infinite activation then turns into Inf - Inf = NaN where the
+// elementwise formula of SPEC section 1 gives +-Inf, and a huge finite one (|x| near FLT_MAX)
+// overflows in x*(q + c) or rounds to a bf16 Inf while the true result is finite. Such rows
+// (rare: they mean a broken model) are recomputed here by the scalar code, which evaluates
+// scale * (q - zp) per element, so they come out as IEEE arithmetic of the formula gives them.
+// Below 2^64 the folded sums stay far from overflow (255 * K * 2^64 < 2^128 for any K < 2^56).
+// fp16 X cannot reach 2^64, so only its Inf/NaN rows take this path. NaN rows would come out
+// NaN either way; they go along since one test covers both.
 #include <cstring>
 
 #include "core/scalar.h"
@@ -12,24 +16,25 @@
 namespace qmm {
 namespace {
 
-template <class T, T kExpMask>
-bool has_inf(const void* row, int64_t K) {
+// |v| >= kLimit on the raw bits (sign masked off): an exponent at or above 2^64, Inf or NaN.
+template <class T, T kLimit>
+bool needs_exact(const void* row, int64_t K) {
   const T* v = static_cast<const T*>(row);
-  // Inf: all exponent bits set, mantissa zero; the sign bit is masked off.
   constexpr T kAbs = T(~T(0)) >> 1;
   bool any = false;
-  for (int64_t k = 0; k < K; ++k) any |= (v[k] & kAbs) == kExpMask;
+  for (int64_t k = 0; k < K; ++k) any |= (v[k] & kAbs) >= kLimit;
   return any;
 }
 
-bool row_has_inf(const Problem& p, int64_t m) {
+bool row_needs_exact(const Problem& p, int64_t m) {
   switch (p.x_dtype) {
-    case QMM_DTYPE_F16:
-      return has_inf<uint16_t, 0x7C00>(static_cast<const uint16_t*>(p.x) + m * p.ldx, p.K);
-    case QMM_DTYPE_BF16:
-      return has_inf<uint16_t, 0x7F80>(static_cast<const uint16_t*>(p.x) + m * p.ldx, p.K);
+    case QMM_DTYPE_F16:  // exponent field 31: Inf or NaN
+      return needs_exact<uint16_t, 0x7C00>(static_cast<const uint16_t*>(p.x) + m * p.ldx, p.K);
+    case QMM_DTYPE_BF16:  // biased exponent 127 + 64
+      return needs_exact<uint16_t, (127 + 64) << 7>(static_cast<const uint16_t*>(p.x) + m * p.ldx, p.K);
     default:
-      return has_inf<uint32_t, 0x7F800000u>(static_cast<const uint32_t*>(p.x) + m * p.ldx, p.K);
+      return needs_exact<uint32_t, uint32_t(127 + 64) << 23>(
+          static_cast<const uint32_t*>(p.x) + m * p.ldx, p.K);
   }
 }
 
@@ -48,14 +53,14 @@ qmm_status float_gemm_exact_inf_rows(const Problem& p, const Options& o,
                                      const std::function<qmm_status(const Problem&)>& fast,
                                      const std::function<qmm_status(Problem*)>& canonical) {
   int64_t m = 0;
-  while (m < p.M && !row_has_inf(p, m)) ++m;
+  while (m < p.M && !row_needs_exact(p, m)) ++m;
   if (m == p.M) return fast(p);  // the common case: one scan of X, then the fast kernels
   Problem cw;                    // p with canonical weight pointers, made once
   bool have_cw = false;
   int64_t start = 0;
   while (start < p.M) {
     int64_t end = start;
-    while (end < p.M && !row_has_inf(p, end)) ++end;
+    while (end < p.M && !row_needs_exact(p, end)) ++end;
     if (end > start) {
       const qmm_status s = fast(row_slice(p, start, end - start));
       if (s != QMM_OK) return s;
