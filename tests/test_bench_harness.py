@@ -165,6 +165,18 @@ def test_end_to_end_tiny_run(tmp_path, capsys):
     assert "<!-- BEGIN cpu -->" in md.read_text()
 
 
+def test_packed_run_times_prepacked_weights(tmp_path):
+    out = tmp_path / "r.json"
+    rc = bench.main(["--quick", "--M", "1", "--packed", "--backend", "scalar", "--compute", "float,int8",
+                     "--no-baseline", "--min-reps", "2", "--min-time", "0", "--probe-mib", "64",
+                     "--quiet", "--json", str(out)])
+    assert rc == 0
+    rows = json.loads(out.read_text())["results"]
+    assert [(r["backend"], r["compute"]) for r in rows] == [("scalar+packed", "float"),
+                                                            ("scalar+packed", "int8")]
+    assert all(not r["error"] and r["median_s"] > 0 for r in rows)
+
+
 def test_bad_backend_is_an_error(capsys):
     assert bench.main(["--quick", "--backend", "no_such_backend", "--quiet"]) == 2
     assert "unknown backend" in capsys.readouterr().err

@@ -565,16 +565,24 @@ class CpuRunner:
                     name = b or _select_backend_name(_core, case, x, w0, s0, z0, y, dt_code, comp)
                     self.progress.update(f"{case.shape} M={case.M} {case.bits}b g{case.group_size} "
                                          f"{name}/{comp}")
+                    packed = None
+                    if self.args.packed:  # each copy of the pool in the backend's own layout
+                        packed = [self.qm.PackedWeights(w, s, z, case.group_size, case.bits,
+                                                        backend=b, compute=comp) for w, s, z in pool]
 
-                    def call(i, comp=comp, b=b):
+                    def call(i, comp=comp, b=b, packed=packed):
+                        if packed is not None:
+                            packed[i % ncopies].matmul(x, compute=comp, out=y)
+                            return
                         w, s, z = pool[i % ncopies]
                         self.qm.quantized_matmul(x, w, s, z, case.group_size, case.bits,
                                                  compute=comp, backend=b, out=y)
                     try:
                         times = time_calls(call, min_reps=self.args.min_reps,
                                            min_time=self.args.min_time, max_reps=self.args.max_reps)
-                        out.append(make_result(case, name, comp, dtype, ncopies, times, self.ceil,
-                                               isz, isz, base, "wall clock (perf_counter) per call"))
+                        out.append(make_result(case, name + ("+packed" if packed else ""), comp,
+                                               dtype, ncopies, times, self.ceil, isz, isz, base,
+                                               "wall clock (perf_counter) per call"))
                     except (ValueError, RuntimeError, TypeError) as e:
                         r = make_result(case, name, comp, dtype, ncopies, [float("nan")],
                                         self.ceil, isz, isz, base)
@@ -1021,6 +1029,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-time", type=float, default=0.5, help="seconds per case at least (default 0.5)")
     p.add_argument("--baseline-reps", type=int, default=3, help="timed baseline calls (CPU, default 3)")
     p.add_argument("--no-baseline", action="store_true", help="skip the baseline")
+    p.add_argument("--packed", action="store_true",
+                   help="CPU: time qmatmul.PackedWeights.matmul on weights prepacked for the backend "
+                        "(rows are named backend+packed) instead of quantized_matmul on canonical ones")
     p.add_argument("--no-remeasure", action="store_true",
                    help="CPU: measure the ceilings once at the start, not again before each shape")
     p.add_argument("--no-graph", action="store_true",
