@@ -13,12 +13,12 @@ qmm_status scalar_int8_gemm(const Problem& p, const Options& o);
 // Float mode for kernels that fold the zero point out of the inner loop (sum x*(q+c) -
 // (zp+c)*sum x) or split X into bf16 hi + lo: rows of X holding +-Inf, NaN or |x| >= 2^64 would
 // come out NaN/Inf where the formula does not, so they run the scalar code on canonical weights
-// instead (inf_rows.cpp). `fast` runs a slice of rows; `canonical` points a
+// instead (exact_rows.cpp). `fast` runs a slice of rows; `canonical` points a
 // copy of p at canonical weights, scales and zero points (called only if a row needs it; it
 // may allocate, and what it allocates must outlive the call: the backend's own buffer).
-qmm_status float_gemm_exact_inf_rows(const Problem& p, const Options& o,
-                                     const std::function<qmm_status(const Problem&)>& fast,
-                                     const std::function<qmm_status(Problem*)>& canonical);
+qmm_status float_gemm_with_exact_rows(const Problem& p, const Options& o,
+                                      const std::function<qmm_status(const Problem&)>& fast,
+                                      const std::function<qmm_status(Problem*)>& canonical);
 
 // Rows of X processed per pass: bounds the fp32/int8 copies of X (rows * K elements) while each
 // dequantized weight row is reused by this many rows of X.

@@ -8,8 +8,8 @@
 // the avx2 code), so forcing `amx` never fails. Problems with fewer than 16 rows of X also go
 // through the avx512 entry (AMX tiles are 16 rows tall; a decode step is bandwidth-bound
 // anyway), so weights packed by this backend serve every M: they are the avx512 panels.
-// Float mode: rows of X holding Inf run the scalar code (x512::float_exact_inf_rows), since
-// the tiles see X as bf16 hi + lo and Inf - Inf = NaN.
+// Float mode: rows of X holding Inf, NaN or |x| >= 2^64 run the scalar code
+// (x512::float_with_exact_rows): the tiles see X as bf16 hi + lo, and Inf - Inf = NaN.
 #include "core/backend.h"
 #include "core/cpu_features.h"
 #include "x86_amx/avx512_kernels.h"
@@ -34,7 +34,7 @@ bool amx_supports(const Problem& p, const Options&) {
 
 qmm_status run_tiles(const Problem& p, const Options& o, const PackedWeights* pw) {
   if (o.compute == QMM_COMPUTE_INT8) return x512::amx_run(p, o, pw);
-  return x512::float_exact_inf_rows(p, o, pw, x512::amx_run);
+  return x512::float_with_exact_rows(p, o, pw, x512::amx_run);
 }
 
 qmm_status amx_run(const Problem& p, const Options& o) {

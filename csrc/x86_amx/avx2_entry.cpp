@@ -67,16 +67,17 @@ void unpack_tiles(const uint8_t* tiles, int64_t N, int64_t row_bytes, uint8_t* w
 
 qmm_status run_view(const Problem& p, const Options& o, const avx2::WeightView& wv) {
   if (o.compute == QMM_COMPUTE_INT8) return avx2::avx2_int8_gemm(p, o, wv);
-  // the float kernels fold the zero point (avx2_float_gemm.cpp): rows with Inf go exact
+  // the float kernels fold the zero point (avx2_float_gemm.cpp): rows with Inf/huge x go exact
   std::vector<uint8_t> canonical_w;
-  return float_gemm_exact_inf_rows(
+  return float_gemm_with_exact_rows(
       p, o, [&](const Problem& rows) { return avx2::avx2_float_gemm(rows, o, wv); },
       [&](Problem* q) {
         if (!wv.packed) return QMM_OK;
         try {
           canonical_w.resize(size_t(q->N) * size_t(q->row_bytes()));
         } catch (const std::bad_alloc&) {
-          return set_error(QMM_OUT_OF_MEMORY, "avx2: no memory to unpack weights for rows with Inf");
+          return set_error(QMM_OUT_OF_MEMORY,
+                           "avx2: no memory to unpack weights for the exactly computed rows");
         }
         unpack_tiles(wv.w, q->N, q->row_bytes(), canonical_w.data());
         q->w = canonical_w.data();

@@ -7,7 +7,8 @@
 // (which has its own slow path for odd group sizes), so forcing `avx512` never fails.
 // Prepacked weights (qmm_pack) are the 32-row panels of avx512_kernels.h (a canonical copy
 // when the kernels do not cover the problem); the amx backend reads the same panels.
-// Float mode: rows of X holding Inf run the scalar code (float_exact_inf_rows below).
+// Float mode: rows of X holding Inf, NaN or |x| >= 2^64 run the scalar code
+// (float_with_exact_rows below).
 #include <new>
 #include <vector>
 
@@ -96,20 +97,21 @@ void unpack_panels(const PackedWeights& pw, CanonicalCopy* c) {
 
 }  // namespace
 
-// Rows of X with Inf run exactly on the scalar code (core/inf_rows.cpp): the avx512 float kernels
-// fold the zero point (sum x*u - (zp + offset) * sum x), the amx ones split X into bf16 hi + lo
-// (Inf - Inf = NaN), and both would turn an Inf into NaN.
-qmm_status x512::float_exact_inf_rows(const Problem& p, const Options& o, const PackedWeights* pw,
-                                      Kernels kernels) {
+// Rows of X with Inf, NaN or |x| >= 2^64 run on the scalar code (core/exact_rows.cpp): the
+// avx512 float kernels fold the zero point (sum x*u - (zp + offset) * sum x), the amx ones split
+// X into bf16 hi + lo, and both turn an Inf into NaN (Inf - Inf) or overflow on huge x.
+qmm_status x512::float_with_exact_rows(const Problem& p, const Options& o, const PackedWeights* pw,
+                                       Kernels kernels) {
   CanonicalCopy copy;
-  return float_gemm_exact_inf_rows(
+  return float_gemm_with_exact_rows(
       p, o, [&](const Problem& rows) { return kernels(rows, o, pw); },
       [&](Problem* q) {
         if (!pw) return QMM_OK;
         try {
           unpack_panels(*pw, &copy);
         } catch (const std::bad_alloc&) {
-          return set_error(QMM_OUT_OF_MEMORY, "no memory to unpack the panels for rows with Inf");
+          return set_error(QMM_OUT_OF_MEMORY,
+                           "no memory to unpack the panels for the exactly computed rows");
         }
         q->w = copy.w.data();
         q->scales = copy.s.data();
@@ -122,7 +124,7 @@ namespace {
 
 qmm_status run_kernels(const Problem& p, const Options& o, const PackedWeights* pw) {
   if (o.compute == QMM_COMPUTE_INT8) return x512::avx512_run(p, o, pw);
-  return x512::float_exact_inf_rows(p, o, pw, x512::avx512_run);
+  return x512::float_with_exact_rows(p, o, pw, x512::avx512_run);
 }
 
 qmm_status avx512_run(const Problem& p, const Options& o) {

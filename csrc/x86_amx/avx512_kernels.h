@@ -61,7 +61,7 @@ qmm_status avx512_run(const Problem& p, const Options& o, const PackedWeights* p
 // Float mode through `kernels` (avx512_run or amx_run), with the rows of X that hold Inf
 // recomputed by the scalar code on canonical data (unpacked from pw when given).
 using Kernels = qmm_status (*)(const Problem&, const Options&, const PackedWeights*);
-qmm_status float_exact_inf_rows(const Problem& p, const Options& o, const PackedWeights* pw,
+qmm_status float_with_exact_rows(const Problem& p, const Options& o, const PackedWeights* pw,
                                 Kernels kernels);
 
 // AMX TU (call only after request_amx_permission() succeeded).

@@ -31,7 +31,8 @@ bool row_needs_exact(const Problem& p, int64_t m) {
     case QMM_DTYPE_F16:  // exponent field 31: Inf or NaN
       return needs_exact<uint16_t, 0x7C00>(static_cast<const uint16_t*>(p.x) + m * p.ldx, p.K);
     case QMM_DTYPE_BF16:  // biased exponent 127 + 64
-      return needs_exact<uint16_t, (127 + 64) << 7>(static_cast<const uint16_t*>(p.x) + m * p.ldx, p.K);
+      return needs_exact<uint16_t, (127 + 64) << 7>(static_cast<const uint16_t*>(p.x) + m * p.ldx,
+                                                    p.K);
     default:
       return needs_exact<uint32_t, uint32_t(127 + 64) << 23>(
           static_cast<const uint32_t*>(p.x) + m * p.ldx, p.K);
@@ -49,32 +50,35 @@ Problem row_slice(const Problem& p, int64_t m0, int64_t rows) {
 
 }  // namespace
 
-qmm_status float_gemm_exact_inf_rows(const Problem& p, const Options& o,
-                                     const std::function<qmm_status(const Problem&)>& fast,
-                                     const std::function<qmm_status(Problem*)>& canonical) {
-  int64_t m = 0;
-  while (m < p.M && !row_needs_exact(p, m)) ++m;
-  if (m == p.M) return fast(p);  // the common case: one scan of X, then the fast kernels
-  Problem cw;                    // p with canonical weight pointers, made once
+qmm_status float_gemm_with_exact_rows(const Problem& p, const Options& o,
+                                      const std::function<qmm_status(const Problem&)>& fast,
+                                      const std::function<qmm_status(Problem*)>& canonical) {
+  // Alternate runs of rows: fast ones go to the kernels, exact ones (consecutive rows in one
+  // scalar call, so it dequantizes each weight row once per run) to the scalar code. Every row
+  // is scanned once; without exact rows that is the only extra work.
+  Problem cw;  // p with canonical weight pointers, made on the first exact run
   bool have_cw = false;
   int64_t start = 0;
   while (start < p.M) {
     int64_t end = start;
     while (end < p.M && !row_needs_exact(p, end)) ++end;
     if (end > start) {
-      const qmm_status s = fast(row_slice(p, start, end - start));
+      const qmm_status s =
+          start == 0 && end == p.M ? fast(p) : fast(row_slice(p, start, end - start));
       if (s != QMM_OK) return s;
     }
     if (end == p.M) break;
+    int64_t stop = end + 1;
+    while (stop < p.M && row_needs_exact(p, stop)) ++stop;
     if (!have_cw) {
       cw = p;
       const qmm_status s = canonical(&cw);
       if (s != QMM_OK) return s;
       have_cw = true;
     }
-    const qmm_status s = scalar_float_gemm(row_slice(cw, end, 1), o);
+    const qmm_status s = scalar_float_gemm(row_slice(cw, end, stop - end), o);
     if (s != QMM_OK) return s;
-    start = end + 1;
+    start = stop;
   }
   return QMM_OK;
 }
