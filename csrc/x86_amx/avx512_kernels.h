@@ -57,6 +57,10 @@ void pack_panel_x512(const Problem& p, int64_t pi, uint8_t* dw, float* ds, int8_
 qmm_status avx512_pack(const Problem& p, const Options& o, PackedWeights* out);
 // The whole matmul on the AVX-512 kernels; pw == nullptr: canonical weights in p.
 qmm_status avx512_run(const Problem& p, const Options& o, const PackedWeights* pw);
+// Float mode on canonical weights for M <= kRowsMaxM (avx512_rows.cpp): weight rows read in
+// place, the dot product along k. avx512_run calls it.
+constexpr int64_t kRowsMaxM = 4;
+qmm_status rows_float_run(const Problem& p, const Options& o);
 
 // Float mode through `kernels` (avx512_run or amx_run), with the rows of X that hold Inf
 // recomputed by the scalar code on canonical data (unpacked from pw when given).

@@ -2,7 +2,8 @@
 // tests/x86_xeon/run_on_xeon.sh builds and runs it).
 //   xeon_test check BACKEND [cases]   random shapes vs scalar / float64, packed, thread counts
 //   xeon_test bw                      streaming-read bandwidth, 1 and all threads
-//   xeon_test bench [budget_s]        timing table (README in run_on_xeon.sh)
+//   xeon_test bench [budget_s] [full|final|amx|decode]   timing table (README in run_on_xeon.sh);
+//                                     decode: avx512 packed vs canonical at M = 1, 2, 4
 #include <omp.h>
 #include <immintrin.h>
 
@@ -149,6 +150,13 @@ std::string desc(const Case& c) {
   return b;
 }
 
+// Float mode: relative error bound vs float64, plus the output rounding of f16/bf16 Y.
+double float_bound(const Case& c) {
+  const double bound = c.xt == QMM_DTYPE_BF16 ? 8e-3 : 2e-3;
+  const double yround = c.yt == QMM_DTYPE_BF16 ? 4e-3 : c.yt == QMM_DTYPE_F16 ? 5e-4 : 0;
+  return bound + yround;
+}
+
 int check(const char* backend, int ncases) {
   std::mt19937 rng(1234);
   const int64_t Ms[] = {1, 2, 3, 4, 5, 7, 16, 17, 31, 32, 33, 48, 64, 100, 128, 530};
@@ -220,16 +228,13 @@ int check(const char* backend, int ncases) {
         if (!bit_equal) why = "int8 not bit-identical to scalar, rel " + std::to_string(rel_s);
         else ++exact_int8;
       } else {
-        const double bound = c.xt == QMM_DTYPE_BF16 ? 8e-3 : 2e-3;
-        // output rounding of f16/bf16 Y adds to the error vs float64: allow it
-        const double yround = c.yt == QMM_DTYPE_BF16 ? 4e-3 : c.yt == QMM_DTYPE_F16 ? 5e-4 : 0;
-        if (rel_r > bound + yround) why = "float error vs float64 " + std::to_string(rel_r);
+        if (rel_r > float_bound(c)) why = "float error vs float64 " + std::to_string(rel_r);
         const int xi = c.xt == QMM_DTYPE_F16 ? 0 : c.xt == QMM_DTYPE_BF16 ? 1 : 2;
         if (c.yt == QMM_DTYPE_F32) worst_rel[xi] = std::max(worst_rel[xi], rel_r);
         worst_vs_scalar = std::max(worst_vs_scalar, rel_s);
       }
     }
-    // thread-count independence and packed == canonical
+    // thread-count independence and packed == canonical (float decode: both within the bound)
     if (why.empty()) {
       run(c, d, backend, 1, yb2);
       if (yb2 != yb) why = "1 thread != 16 threads";
@@ -247,7 +252,18 @@ int check(const char* backend, int ncases) {
       if (qmm_pack(&p, &o, &pk) != QMM_OK) why = std::string("pack failed: ") + qmm_last_error();
       else {
         if (run(c, d, backend, 16, yp, pk) != QMM_OK) why = std::string("packed run failed: ") + qmm_last_error();
-        else if (yp != yb) why = "packed != canonical";
+        else if (c.mode == QMM_COMPUTE_FLOAT && c.M <= 4) {
+          // canonical float decode runs the row-wise kernel (avx512_rows.cpp), packed weights
+          // the panel kernels: other summation order, so both must meet the bound instead
+          double pn = 0, pd = 0;
+          for (int64_t m = 0; m < c.M; ++m)
+            for (int64_t n = 0; n < c.N; ++n) {
+              const double a = load(yp.data(), m * c.ldy + n, c.yt), rr = ref[m * c.N + n];
+              pn += (a - rr) * (a - rr);
+              pd += rr * rr;
+            }
+          if (std::sqrt(pn / std::max(pd, 1e-300)) > float_bound(c)) why = "packed float error vs float64";
+        } else if (yp != yb) why = "packed != canonical";
         qmm_packed_free(pk);
       }
     }
@@ -354,7 +370,8 @@ double time_call(std::vector<qmm_problem>& ps, const qmm_options& o, const std::
 }
 
 int bench(double budget_s, const std::string& which) {
-  const bool final_set = which == "final", amx_only = which == "amx";
+  // decode: the canonical-vs-packed rows of M = 1, 2, 4 on (28672, 8192), all threads, avx512
+  const bool final_set = which == "final", amx_only = which == "amx", decode = which == "decode";
   const double t_start = now();
   const int nthr = omp_get_max_threads();
   std::printf("bandwidth probe (streaming read, 2 GiB): %d threads %.1f GB/s, 1 thread %.1f GB/s\n",
@@ -368,6 +385,7 @@ int bench(double budget_s, const std::string& which) {
   std::mt19937 rng(7);
   const int64_t gs = 128;
   for (const Shape& sh : shapes) {
+    if (decode && sh.N != 28672) continue;
     for (int bits : {4, 8}) {
       const int64_t N = sh.N, K = sh.K, G = K / gs, rb = bits == 8 ? K : K / 2;
       const size_t wbytes = size_t(N) * rb;
@@ -387,7 +405,7 @@ int bench(double budget_s, const std::string& which) {
       std::vector<uint16_t> x(size_t(Mmax) * K), y(size_t(Mmax) * N);
       for (auto& v : x) v = f2h(float(int(rng() % 2001) - 1000) * 1e-3f);
       for (const char* bk : {"avx512", "amx"}) {
-        if (amx_only && std::string(bk) != "amx") continue;
+        if ((amx_only && std::string(bk) != "amx") || (decode && std::string(bk) != "avx512")) continue;
         // packed copies for this backend
         std::vector<qmm_packed*> pk(copies, nullptr);
         for (int i = 0; i < copies; ++i) {
@@ -401,9 +419,11 @@ int bench(double budget_s, const std::string& which) {
           if (qmm_pack(&p, &o, &pk[i]) != QMM_OK) { std::printf("pack %s failed: %s\n", bk, qmm_last_error()); return 1; }
         }
         for (qmm_compute mode : {QMM_COMPUTE_FLOAT, QMM_COMPUTE_INT8}) {
-          for (int64_t M : {1, 16, 256, 1024}) {
+          for (int64_t M : {1, 2, 4, 16, 256, 1024}) {
             if (std::string(bk) == "amx" && M < 16) continue;
+            if (decode != (M == 2 || M == 4) && !(decode && M == 1)) continue;
             for (int thr : {nthr, 1}) {
+              if (decode && thr == 1) continue;
               // single-thread rows only where they take well under a second
               const double macs = double(M) * N * K;
               if (thr == 1 && macs > (std::string(bk) == "amx" ? 3e11 : 5e9)) continue;
@@ -434,7 +454,7 @@ int bench(double budget_s, const std::string& which) {
               const int reps = macs > 5e10 ? 3 : 15;
               row((std::string(bk) + "-pk").c_str(), time_call(ps, o, &pk, reps, 3.0));
               if (M <= 16) row((std::string(bk) + "-canon").c_str(), time_call(ps, o, nullptr, reps, 3.0));
-              if (std::string(bk) == "avx512" && thr > 1 && macs <= (final_set ? 3e8 : 4.5e9)) {
+              if (std::string(bk) == "avx512" && thr > 1 && !decode && macs <= (final_set ? 3e8 : 4.5e9)) {
                 o.backend = "scalar";
                 row("scalar", time_call(ps, o, nullptr, 3, 2.0));
               }
