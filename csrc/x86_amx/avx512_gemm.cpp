@@ -7,8 +7,8 @@
 // panel's canonical rows (Panel::pf); prepacked weights are read in place. Float mode bits=4
 // gathers raw panels (no nibble reorder, no offset; the kernels read them with bit-identical
 // results) and runs the VDPBF16PS kernel (avx512_bf16.cpp) on AMD CPUs with AVX512_BF16, the
-// FMA kernel (avx512_float.cpp) elsewhere (see dpbf16_fast). Float mode with M <= kRowsMaxM on
-// canonical weights skips the panels: avx512_rows.cpp reads the weight rows in place.
+// FMA kernel (avx512_float.cpp) elsewhere (see dpbf16_fast). Float mode with M <= kRowsMaxM (bits=8) or
+// kRowsMaxM4 (bits=4) on canonical weights skips the panels: avx512_rows.cpp reads the weight rows in place.
 // Every output element is computed by one thread in a fixed order: bit-identical for any
 // thread count.
 #include <omp.h>
@@ -41,7 +41,7 @@ qmm_status avx512_run(const Problem& p, const Options& o, const PackedWeights* p
   const int64_t M = p.M, N = p.N, K = p.K, G = p.groups, gs = p.group_size;
   const bool int8 = o.compute == QMM_COMPUTE_INT8;
   // float decode on canonical weights: read the rows in place (avx512_rows.cpp)
-  if (!pw && !int8 && M <= kRowsMaxM) return rows_float_run(p, o);
+  if (!pw && !int8 && M <= (p.bits == 8 ? kRowsMaxM : kRowsMaxM4)) return rows_float_run(p, o);
   // float mode bits=4: the VDPBF16PS kernel (avx512_bf16.cpp) where it is fast, else the FMA
   // one; canonical weights are gathered without the nibble reorder (raw panels, same results)
   const bool bf16 = !int8 && p.bits == 4 && dpbf16_fast();
