@@ -202,6 +202,7 @@ KParams to_params(const Problem& p) {
   k.gs = p.group_size;
   k.groups = p.groups;
   k.bits = p.bits;
+  k.row_scale = nullptr;
   return k;
 }
 
@@ -224,33 +225,37 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
   const bool w_fast = p.group_size % 32 == 0 && aligned16(p.w);
 
   if (o.compute == QMM_COMPUTE_FLOAT) {
-    if (w_fast && p.M <= 16) {
+    if (!w_fast) {
+      e = cuda::launch_generic_float(k, stream);  // fp32 arithmetic on X as given
+      return e == cudaSuccess ? QMM_OK : cuda_fail(e, "generic kernel launch");
+    }
+    const bool f32 = p.x_dtype == QMM_DTYPE_F32;
+    if (!f32 && p.M <= 16) {  // reads fp16/bf16 X in place, any alignment
       e = cuda::launch_decode_float(k, sms, stream);
       return e == cudaSuccess ? QMM_OK : cuda_fail(e, "decode kernel launch");
     }
-    if (!w_fast) {
-      e = cuda::launch_generic_float(k, stream);
-      return e == cudaSuccess ? QMM_OK : cuda_fail(e, "generic kernel launch");
-    }
-    const size_t xs = p.x_dtype == QMM_DTYPE_F32 ? 4 : 2;
-    const bool x_direct =
-        p.x_dtype != QMM_DTYPE_F32 && aligned16(p.x) && (size_t(p.ldx) * xs) % 16 == 0;
-    if (x_direct) {
+    if (!f32 && aligned16(p.x) && (size_t(p.ldx) * 2) % 16 == 0) {
       e = cuda::launch_gemm_float(k, sms, stream);
       return e == cudaSuccess ? QMM_OK : cuda_fail(e, "gemm kernel launch");
     }
+    // fp32 X (whose finite values may lie beyond fp16's range) or unaligned fp16/bf16 X:
+    // a dense fp16 copy scaled per row by a power of two (launch_convert_x_f16), then the
+    // fp16 kernels with the row scales in their epilogue.
     std::lock_guard<std::mutex> lock(workspace_cache().mu);
     void* ws = nullptr;
-    qmm_status st = get_workspace(dev, stream, round256(size_t(p.M) * size_t(p.K) * 2), &ws);
+    const size_t xbytes = round256(size_t(p.M) * size_t(p.K) * 2);
+    qmm_status st = get_workspace(dev, stream, xbytes + round256(size_t(p.M) * 4), &ws);
     if (st != QMM_OK) return st;
-    if ((e = cuda::launch_convert_x_f16(k, ws, stream)) != cudaSuccess)
+    float* rs = reinterpret_cast<float*>(static_cast<char*>(ws) + xbytes);
+    if ((e = cuda::launch_convert_x_f16(k, ws, rs, stream)) != cudaSuccess)
       return cuda_fail(e, "convert kernel launch");
     KParams k2 = k;
     k2.x = ws;
     k2.ldx = p.K;
     k2.xt = 0;
-    e = cuda::launch_gemm_float(k2, sms, stream);
-    return e == cudaSuccess ? QMM_OK : cuda_fail(e, "gemm kernel launch");
+    k2.row_scale = rs;
+    e = p.M <= 16 ? cuda::launch_decode_float(k2, sms, stream) : cuda::launch_gemm_float(k2, sms, stream);
+    return e == cudaSuccess ? QMM_OK : cuda_fail(e, "kernel launch");
   }
 
   // int8 mode.

@@ -311,7 +311,8 @@ __global__ void __launch_bounds__(32 * WM * WN, MODE == 0 ? 2 : 1)
       for (int e = 0; e < 4; ++e) {
         const int64_t m = m0 + mw + i * 16 + g + 8 * (e >> 1);
         const int64_t n = n0 + nw + j * 8 + 2 * t + (e & 1);
-        if (m < p.M && n < p.N) store_y(p.y, m * p.ldy + n, p.yt, acc[i][j][e]);
+        if (m < p.M && n < p.N)
+          store_y(p.y, m * p.ldy + n, p.yt, p.row_scale ? acc[i][j][e] * p.row_scale[m] : acc[i][j][e]);
       }
 }
 

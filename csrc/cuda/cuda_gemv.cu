@@ -1,7 +1,8 @@
 // cuda float-mode decode kernel (M <= 16): cuda_float_gemv_w4w8.
 //
 // Layout read: canonical weights (int8 [N, K], or int4 two per byte, low nibble = even k), fp32
-// scales / int8 zero points [N, K/group_size], X fp16/bf16/fp32 with row stride ldx.
+// scales / int8 zero points [N, K/group_size], X fp16/bf16 with row stride ldx (fp32 X arrives
+// as a row-scaled fp16 copy, KParams::row_scale).
 // Requires group_size % 32 == 0 and a 16-byte aligned weight pointer.
 //
 // Tensor cores with swapped operands: mma.m16n8k16 A = 16 weight rows (n), B = X^T (8 rows of
@@ -33,40 +34,22 @@ constexpr int kChunk = 128;  // k per quad per step: 4 threads x 32 k
 template <int XT> struct XType { using T = __half; };
 template <> struct XType<1> { using T = __nv_bfloat16; };
 
-// 32 consecutive activations of one row as 16 natural pairs of T.
-template <int XT, class T>
+// 32 consecutive fp16/bf16 activations of one row as 16 natural pairs.
 __device__ __forceinline__ void load_x32(const void* x, int64_t off, bool vec, uint32_t out[16]) {
+  const uint16_t* p = static_cast<const uint16_t*>(x) + off;
   if (vec) {
-    if (XT == 2) {
-      const float4* p = reinterpret_cast<const float4*>(static_cast<const float*>(x) + off);
+    const uint4* q = reinterpret_cast<const uint4*>(p);
 #pragma unroll
-      for (int i = 0; i < 8; ++i) {
-        const float4 v = __ldg(p + i);
-        out[2 * i] = pack2<T>(v.x, v.y);
-        out[2 * i + 1] = pack2<T>(v.z, v.w);
-      }
-    } else {
-      const uint4* p = reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(x) + off);
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const uint4 v = __ldg(p + i);
-        out[4 * i] = v.x;
-        out[4 * i + 1] = v.y;
-        out[4 * i + 2] = v.z;
-        out[4 * i + 3] = v.w;
-      }
+    for (int i = 0; i < 4; ++i) {
+      const uint4 v = __ldg(q + i);
+      out[4 * i] = v.x;
+      out[4 * i + 1] = v.y;
+      out[4 * i + 2] = v.z;
+      out[4 * i + 3] = v.w;
     }
   } else {
 #pragma unroll
-    for (int i = 0; i < 16; ++i) {
-      if (XT == 2) {
-        const float* p = static_cast<const float*>(x) + off;
-        out[i] = pack2<T>(p[2 * i], p[2 * i + 1]);
-      } else {
-        const uint16_t* p = static_cast<const uint16_t*>(x) + off;
-        out[i] = uint32_t(p[2 * i]) | (uint32_t(p[2 * i + 1]) << 16);
-      }
-    }
+    for (int i = 0; i < 16; ++i) out[i] = uint32_t(p[2 * i]) | (uint32_t(p[2 * i + 1]) << 16);
   }
 }
 
@@ -136,7 +119,7 @@ __device__ __forceinline__ void dequant32(const WRaw<BITS>& r, const Deq<T>& d, 
 // group; the mma then runs on the exact integers q - zp and the fp32 scale is applied to the
 // chunk's partial sums (one FFMA per accumulator instead of one hmul2 per weight pair).
 template <int XT, int BITS, int MT, bool SA>
-__global__ void __launch_bounds__(kWarps * 32, MT == 1 ? 2 : 1)
+__global__ void __launch_bounds__(kWarps * 32, 2)
     decode_float_kernel(KParams p, bool x_vec) {
   using T = typename XType<XT>::T;
   constexpr int PF = BITS == 4 ? 2 : 1;  // chunks in flight beyond the current one
@@ -180,7 +163,7 @@ __global__ void __launch_bounds__(kWarps * 32, MT == 1 ? 2 : 1)
       for (int mt = 0; mt < MT; ++mt) {
         const int64_t m = 8 * mt + g;
         if (kok && m < p.M) {
-          load_x32<XT, T>(p.x, m * p.ldx + k0, x_vec, xb[mt]);
+          load_x32(p.x, m * p.ldx + k0, x_vec, xb[mt]);
         } else {
 #pragma unroll
           for (int i = 0; i < 16; ++i) xb[mt][i] = 0;
@@ -249,7 +232,7 @@ __global__ void __launch_bounds__(kWarps * 32, MT == 1 ? 2 : 1)
     for (int wi = 0; wi < kWarps; ++wi) v += red[wi][mt * 4 + i][l];
     const int64_t n = n0 + (l >> 2) + (i >= 2 ? 8 : 0);
     const int64_t m = 8 * mt + 2 * (l & 3) + (i & 1);
-    if (n < p.N && m < p.M) store_y(p.y, m * p.ldy + n, p.yt, v);
+    if (n < p.N && m < p.M) store_y(p.y, m * p.ldy + n, p.yt, p.row_scale ? v * p.row_scale[m] : v);
   }
 }
 
@@ -274,13 +257,9 @@ cudaError_t launch_bits(const KParams& p, bool x_vec, cudaStream_t s) {
 }  // namespace
 
 cudaError_t launch_decode_float(const KParams& p, int /*num_sms*/, cudaStream_t s) {
-  const int esize = p.xt == 2 ? 4 : 2;
-  const bool x_vec = (reinterpret_cast<uintptr_t>(p.x) % 16 == 0) && ((p.ldx * esize) % 16 == 0);
-  switch (p.xt) {
-    case 0: return launch_bits<0>(p, x_vec, s);
-    case 1: return launch_bits<1>(p, x_vec, s);
-    default: return launch_bits<2>(p, x_vec, s);
-  }
+  if (p.xt != 0 && p.xt != 1) return cudaErrorInvalidValue;  // fp32 X is converted first
+  const bool x_vec = (reinterpret_cast<uintptr_t>(p.x) % 16 == 0) && ((p.ldx * 2) % 16 == 0);
+  return p.xt == 1 ? launch_bits<1>(p, x_vec, s) : launch_bits<0>(p, x_vec, s);
 }
 
 }  // namespace cuda

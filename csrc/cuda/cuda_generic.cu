@@ -79,12 +79,28 @@ __global__ void quantize_x_kernel(KParams p, QuantX qx, bool permute4) {
   }
 }
 
-__global__ void convert_x_kernel(KParams p, __half* dst) {
-  const int64_t total = p.M * p.K;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t m = i / p.K, k = i % p.K;
-    dst[i] = __float2half_rn(load_x(p.x, m * p.ldx + k, p.xt));
+// One block per row (grid-stride): the row's largest |x| (NaN ignored, Inf kept: then no
+// scaling), then the scaled fp16 copy. fmaxf is exact, so the scale is deterministic.
+__global__ void convert_x_kernel(KParams p, __half* dst, float* row_scale) {
+  __shared__ float red[32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+  for (int64_t m = blockIdx.x; m < p.M; m += gridDim.x) {
+    float a = 0.0f;
+    for (int64_t k = threadIdx.x; k < p.K; k += blockDim.x)
+      a = fmaxf(a, fabsf(load_x(p.x, m * p.ldx + k, p.xt)));
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) a = fmaxf(a, __shfl_xor_sync(0xffffffffu, a, o));
+    if (lane == 0) red[warp] = a;
+    __syncthreads();
+    a = 0.0f;
+    for (int i = 0; i < nwarps; ++i) a = fmaxf(a, red[i]);
+    __syncthreads();  // red is rewritten by the next row
+    int e = 0;
+    if (a > 0.0f && a <= 3.4028234663852886e38f) e = max(ilogbf(a) - 14, -100);
+    const float inv = ldexpf(1.0f, -e);  // exact: 2^-113 .. 2^100
+    for (int64_t k = threadIdx.x; k < p.K; k += blockDim.x)
+      dst[m * p.K + k] = __float2half_rn(load_x(p.x, m * p.ldx + k, p.xt) * inv);
+    if (threadIdx.x == 0) row_scale[m] = ldexpf(1.0f, e);
   }
 }
 
@@ -150,11 +166,9 @@ cudaError_t launch_quantize_x(const KParams& p, const QuantX& qx, bool permute4,
   return cudaGetLastError();
 }
 
-cudaError_t launch_convert_x_f16(const KParams& p, void* dst, cudaStream_t s) {
-  const int64_t total = p.M * p.K;
-  int64_t blocks = (total + 255) / 256;
-  if (blocks > 65536) blocks = 65536;
-  convert_x_kernel<<<unsigned(blocks), 256, 0, s>>>(p, static_cast<__half*>(dst));
+cudaError_t launch_convert_x_f16(const KParams& p, void* dst, float* row_scale, cudaStream_t s) {
+  const unsigned blocks = unsigned(p.M < 65535 ? p.M : 65535);
+  convert_x_kernel<<<blocks, 256, 0, s>>>(p, static_cast<__half*>(dst), row_scale);
   return cudaGetLastError();
 }
 

@@ -22,6 +22,10 @@ struct KParams {
   int yt;
   int64_t M, N, K, gs, groups;
   int bits;
+  // nullptr, or per row of X a power of two the row's outputs are multiplied by: X was
+  // converted to fp16 as x / row_scale[m] (launch_convert_x_f16), which keeps any finite row
+  // in fp16's normal range.
+  const float* row_scale;
 };
 
 // Quantized activations of the int8 mode (workspace): q [M, K] (row stride K), sx and
@@ -32,7 +36,7 @@ struct QuantX {
   int32_t* sq;
 };
 
-// float mode, M <= 16, group_size % 32 == 0, w 16-byte aligned (cuda_gemv.cu).
+// float mode, M <= 16, group_size % 32 == 0, w 16-byte aligned, X fp16 or bf16 (cuda_gemv.cu).
 cudaError_t launch_decode_float(const KParams& p, int num_sms, cudaStream_t s);
 
 // float mode, tensor cores, group_size % 32 == 0, x fp16/bf16 with 16-byte aligned rows,
@@ -46,8 +50,11 @@ cudaError_t launch_gemm_int8(const KParams& p, const QuantX& qx, int num_sms, cu
 // Quantize X per row and group (bit-identical to quantize_group_int8). permute4: store each
 // 8-element block as (0,2,4,6,1,3,5,7) for the int4 tensor-core kernel.
 cudaError_t launch_quantize_x(const KParams& p, const QuantX& qx, bool permute4, cudaStream_t s);
-// Convert X (any dtype, any ldx) to a dense fp16 [M, K] copy.
-cudaError_t launch_convert_x_f16(const KParams& p, void* dst, cudaStream_t s);
+// Convert X (any dtype, any ldx) to a dense fp16 [M, K] copy, row m divided by the power of
+// two row_scale[m] that brings the row's largest finite |x| into [2^14, 2^15) (1 for a zero or
+// non-finite maximum; at most 2^100 up): finite fp32 / bf16 values beyond fp16's range stay
+// finite and tiny rows keep fp16's full precision. Kernels reading dst get p.row_scale.
+cudaError_t launch_convert_x_f16(const KParams& p, void* dst, float* row_scale, cudaStream_t s);
 cudaError_t launch_generic_float(const KParams& p, cudaStream_t s);
 cudaError_t launch_generic_int8(const KParams& p, const QuantX& qx, cudaStream_t s);
 
