@@ -122,7 +122,11 @@ template <int XT, int BITS, int MT, bool SA>
 __global__ void __launch_bounds__(kWarps * 32, 2)
     decode_float_kernel(KParams p, bool x_vec) {
   using T = typename XType<XT>::T;
-  constexpr int PF = BITS == 4 ? 2 : 1;  // chunks in flight beyond the current one
+  // Chunks in flight beyond the current one. One m tile, bits=4: 4 (H200, qmm_bench, same run,
+  // 2 rounds, 2026-12-01: W4 M=1 70B.up 74.0 -> 69.5 us, 70B.down 73.0 -> 68.2 us, 8B 3-6 %;
+  // 3 gave half of that; bits=8 with 2 instead of 1 was not faster, 8B.up 7 % slower). Two m
+  // tiles keep 2 / 1: more spills registers under the 2-blocks-per-SM bound.
+  constexpr int PF = MT == 1 ? (BITS == 4 ? 4 : 1) : (BITS == 4 ? 2 : 1);
   __shared__ float red[kWarps][MT * 4][32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
