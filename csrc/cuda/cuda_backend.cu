@@ -270,9 +270,13 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
   qx.sx = reinterpret_cast<float*>(static_cast<char*>(ws) + qbytes);
   qx.sq = reinterpret_cast<int32_t*>(static_cast<char*>(ws) + qbytes + gbytes);
   const bool fast = w_fast && p.group_size <= 65536;
-  if ((e = cuda::launch_quantize_x(k, qx, fast && p.bits == 4, stream)) != cudaSuccess)
+  // decode (M <= 16, groups of 128): the float decode kernel on the exact fp16 q (cuda_gemv.cu)
+  const bool decode = w_fast && p.M <= 16 && p.group_size == 128;
+  if ((e = cuda::launch_quantize_x(k, qx, fast && !decode && p.bits == 4, stream)) != cudaSuccess)
     return cuda_fail(e, "quantize kernel launch");
-  e = fast ? cuda::launch_gemm_int8(k, qx, sms, stream) : cuda::launch_generic_int8(k, qx, stream);
+  e = decode ? cuda::launch_decode_int8(k, qx, stream)
+      : fast ? cuda::launch_gemm_int8(k, qx, sms, stream)
+             : cuda::launch_generic_int8(k, qx, stream);
   return e == cudaSuccess ? QMM_OK : cuda_fail(e, "int8 kernel launch");
 }
 

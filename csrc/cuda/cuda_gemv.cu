@@ -21,6 +21,12 @@
 // 3.0 TB/s copy bandwidth, 2.35x cuBLAS fp16; W4 M=16 37.6%, 1.74x; W8 M=1 81%, 1.83x.
 // Bound by instructions/latency per 32 weights (ncu: 25% occupancy, ~53% issue): see
 // tests/gpu/README.md.
+//
+// int8 mode (Q8, cuda_int8_gemv): the same kernel with the quantized activations q (int8,
+// natural order, launch_quantize_x) as B, converted to fp16 exactly, and group_size == 128, so
+// each 128-k chunk is one group: the fp16 mma with fp32 accumulation on the exact integers
+// q and (w - zp) gives the exact int32 group sum (|sum| <= 128 * 127 * 255 < 2^24), and the
+// epilogue adds sx[m, g] * scale[n, g] * sum per group (fp32, fixed order).
 #include "cuda/cuda_common.cuh"
 #include "cuda/cuda_kernels.h"
 
@@ -50,6 +56,20 @@ __device__ __forceinline__ void load_x32(const void* x, int64_t off, bool vec, u
   } else {
 #pragma unroll
     for (int i = 0; i < 16; ++i) out[i] = uint32_t(p[2 * i]) | (uint32_t(p[2 * i + 1]) << 16);
+  }
+}
+
+// 32 consecutive quantized activations (int8, 32-byte aligned) as 16 natural pairs of exact fp16.
+__device__ __forceinline__ void load_q32(const int8_t* q, uint32_t out[16]) {
+  const uint4* p = reinterpret_cast<const uint4*>(q);
+  const uint4 a = __ldg(p), b = __ldg(p + 1);
+  const uint32_t w[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+  const __half2 bias = as_h2(0x64806480u);  // 1024 + 128
+#pragma unroll
+  for (int j = 0; j < 8; ++j) {
+    const uint32_t u = w[j] ^ 0x80808080u;  // q + 128 in [1, 255]
+    out[2 * j] = as_u32(__hsub2(as_h2(prmt(u, 0x64646464u, 0x7150)), bias));
+    out[2 * j + 1] = as_u32(__hsub2(as_h2(prmt(u, 0x64646464u, 0x7352)), bias));
   }
 }
 
@@ -118,15 +138,17 @@ __device__ __forceinline__ void dequant32(const WRaw<BITS>& r, const Deq<T>& d, 
 // SA (scale after): group_size % 128 == 0, so a whole 128-k chunk of the quad lies in one
 // group; the mma then runs on the exact integers q - zp and the fp32 scale is applied to the
 // chunk's partial sums (one FFMA per accumulator instead of one hmul2 per weight pair).
-template <int XT, int BITS, int MT, bool SA>
+template <int XT, int BITS, int MT, bool SA, bool Q8>
 __global__ void __launch_bounds__(kWarps * 32, 2)
-    decode_float_kernel(KParams p, bool x_vec) {
+    decode_kernel(KParams p, bool x_vec, QuantX qx) {
+  static_assert(!Q8 || (SA && XT == 0), "int8 mode: fp16 operands, scale after each group");
   using T = typename XType<XT>::T;
   // Chunks in flight beyond the current one. One m tile, bits=4: 4 (H200, qmm_bench, same run,
   // 2 rounds, 2026-12-01: W4 M=1 70B.up 74.0 -> 69.5 us, 70B.down 73.0 -> 68.2 us, 8B 3-6 %;
   // 3 gave half of that; bits=8 with 2 instead of 1 was not faster, 8B.up 7 % slower). Two m
-  // tiles keep 2 / 1: more spills registers under the 2-blocks-per-SM bound.
-  constexpr int PF = MT == 1 ? (BITS == 4 ? 4 : 1) : (BITS == 4 ? 2 : 1);
+  // tiles keep 2 / 1: more spills registers under the 2-blocks-per-SM bound (as 4 does for the
+  // int8 mode, which holds the sx values too: 3 there).
+  constexpr int PF = MT == 1 ? (BITS == 4 ? (Q8 ? 3 : 4) : 1) : (BITS == 4 ? 2 : 1);
   __shared__ float red[kWarps][MT * 4][32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
@@ -163,11 +185,22 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
       // Activations: 32 consecutive k of rows m = 8*mt + g. Issued first so that their latency
       // hides under the weight dequantization; permuted to the weights' pair order after.
       uint32_t xb[MT][16];
+      float sxv[MT][2];  // int8 mode: sx of the output rows m = 8 mt + 2 t + j, group cc
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt) {
         const int64_t m = 8 * mt + g;
+        if (Q8) {
+#pragma unroll
+          for (int j = 0; j < 2; ++j) {
+            const int64_t mm = 8 * mt + 2 * t + j;
+            sxv[mt][j] = (kok && mm < p.M) ? __ldg(qx.sx + mm * p.groups + cc) : 0.0f;
+          }
+        }
         if (kok && m < p.M) {
-          load_x32(p.x, m * p.ldx + k0, x_vec, xb[mt]);
+          if (Q8)
+            load_q32(qx.q + m * p.K + k0, xb[mt]);
+          else
+            load_x32(p.x, m * p.ldx + k0, x_vec, xb[mt]);
         } else {
 #pragma unroll
           for (int i = 0; i < 16; ++i) xb[mt][i] = 0;
@@ -211,7 +244,12 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
       }
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt) {
-        if (SA) {
+        if (Q8) {
+          acc[mt][0] += (sxv[mt][0] * sl.s[0]) * (part[mt][0][0] + part[mt][1][0]);
+          acc[mt][1] += (sxv[mt][1] * sl.s[0]) * (part[mt][0][1] + part[mt][1][1]);
+          acc[mt][2] += (sxv[mt][0] * sl.s[1]) * (part[mt][0][2] + part[mt][1][2]);
+          acc[mt][3] += (sxv[mt][1] * sl.s[1]) * (part[mt][0][3] + part[mt][1][3]);
+        } else if (SA) {
           acc[mt][0] += sl.s[0] * (part[mt][0][0] + part[mt][1][0]);
           acc[mt][1] += sl.s[0] * (part[mt][0][1] + part[mt][1][1]);
           acc[mt][2] += sl.s[1] * (part[mt][0][2] + part[mt][1][2]);
@@ -240,22 +278,25 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
   }
 }
 
-template <int XT, int BITS, bool SA>
-cudaError_t launch_mt(const KParams& p, bool x_vec, cudaStream_t s) {
+template <int XT, int BITS, bool SA, bool Q8>
+cudaError_t launch_mt(const KParams& p, bool x_vec, const QuantX& qx, cudaStream_t s) {
   const dim3 grid(unsigned((p.N + 15) / 16));
   if (p.M <= 8)
-    decode_float_kernel<XT, BITS, 1, SA><<<grid, kWarps * 32, 0, s>>>(p, x_vec);
+    decode_kernel<XT, BITS, 1, SA, Q8><<<grid, kWarps * 32, 0, s>>>(p, x_vec, qx);
   else
-    decode_float_kernel<XT, BITS, 2, SA><<<grid, kWarps * 32, 0, s>>>(p, x_vec);
+    decode_kernel<XT, BITS, 2, SA, Q8><<<grid, kWarps * 32, 0, s>>>(p, x_vec, qx);
   return cudaGetLastError();
 }
 
 template <int XT>
 cudaError_t launch_bits(const KParams& p, bool x_vec, cudaStream_t s) {
+  const QuantX none{nullptr, nullptr, nullptr};
   const bool sa = p.gs % kChunk == 0;
   if (p.bits == 4)
-    return sa ? launch_mt<XT, 4, true>(p, x_vec, s) : launch_mt<XT, 4, false>(p, x_vec, s);
-  return sa ? launch_mt<XT, 8, true>(p, x_vec, s) : launch_mt<XT, 8, false>(p, x_vec, s);
+    return sa ? launch_mt<XT, 4, true, false>(p, x_vec, none, s)
+              : launch_mt<XT, 4, false, false>(p, x_vec, none, s);
+  return sa ? launch_mt<XT, 8, true, false>(p, x_vec, none, s)
+            : launch_mt<XT, 8, false, false>(p, x_vec, none, s);
 }
 
 }  // namespace
@@ -264,6 +305,12 @@ cudaError_t launch_decode_float(const KParams& p, int /*num_sms*/, cudaStream_t 
   if (p.xt != 0 && p.xt != 1) return cudaErrorInvalidValue;  // fp32 X is converted first
   const bool x_vec = (reinterpret_cast<uintptr_t>(p.x) % 16 == 0) && ((p.ldx * 2) % 16 == 0);
   return p.xt == 1 ? launch_bits<1>(p, x_vec, s) : launch_bits<0>(p, x_vec, s);
+}
+
+cudaError_t launch_decode_int8(const KParams& p, const QuantX& qx, cudaStream_t s) {
+  if (p.gs != kChunk || p.M > 16) return cudaErrorInvalidValue;
+  return p.bits == 4 ? launch_mt<0, 4, true, true>(p, false, qx, s)
+                     : launch_mt<0, 8, true, true>(p, false, qx, s);
 }
 
 }  // namespace cuda

@@ -39,6 +39,10 @@ struct QuantX {
 // float mode, M <= 16, group_size % 32 == 0, w 16-byte aligned, X fp16 or bf16 (cuda_gemv.cu).
 cudaError_t launch_decode_float(const KParams& p, int num_sms, cudaStream_t s);
 
+// int8 mode, M <= 16, group_size == 128, w 16-byte aligned, qx.q in natural order (quantized
+// with permute4 = false) (cuda_gemv.cu).
+cudaError_t launch_decode_int8(const KParams& p, const QuantX& qx, cudaStream_t s);
+
 // float mode, tensor cores, group_size % 32 == 0, x fp16/bf16 with 16-byte aligned rows,
 // w 16-byte aligned (cuda_gemm.cu).
 cudaError_t launch_gemm_float(const KParams& p, int num_sms, cudaStream_t s);
