@@ -32,10 +32,10 @@ constexpr int64_t kRowBlock = 256;
 // VM: the bf16 kernel 1.9x faster than the FMA one at M=1, 1.55x at M=16, one thread) but takes
 // both vector ports for two cycles on the Xeon (Sapphire Rapids class: 0.74 ns per instruction vs
 // 0.18 ns per FMA, 2026-12-01), where the bf16 kernel was slower than the FMA one. So the bf16
+}  // namespace
+
 // kernel runs only on AMD CPUs with AVX512_BF16.
 bool dpbf16_fast() { return cpu_features().amd && cpu_features().avx512bf16; }
-
-}  // namespace
 
 qmm_status avx512_run(const Problem& p, const Options& o, const PackedWeights* pw) {
   const int64_t M = p.M, N = p.N, K = p.K, G = p.groups, gs = p.group_size;

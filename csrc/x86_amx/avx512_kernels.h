@@ -66,6 +66,9 @@ qmm_status avx512_run(const Problem& p, const Options& o, const PackedWeights* p
 constexpr int64_t kRowsMaxM = 4;
 constexpr int64_t kRowsMaxM4 = 2;
 qmm_status rows_float_run(const Problem& p, const Options& o);
+// True where VDPBF16PS is as fast as VFMADD231PS (AMD CPUs with AVX512_BF16): the float bits=4
+// kernels then use it (avx512_bf16.cpp, and avx512_rows.cpp for groups of 128k).
+bool dpbf16_fast();
 
 // Float mode through `kernels` (avx512_run or amx_run), with the rows of X that hold Inf
 // recomputed by the scalar code on canonical data (unpacked from pw when given).
