@@ -254,7 +254,8 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
     k2.ldx = p.K;
     k2.xt = 0;
     k2.row_scale = rs;
-    e = p.M <= 16 ? cuda::launch_decode_float(k2, sms, stream) : cuda::launch_gemm_float(k2, sms, stream);
+    e = p.M <= 16 ? cuda::launch_decode_float(k2, sms, stream)
+                  : cuda::launch_gemm_float(k2, sms, stream);
     return e == cudaSuccess ? QMM_OK : cuda_fail(e, "kernel launch");
   }
 

@@ -19,9 +19,9 @@
 // to the panel kernels (other summation order), both are within the SPEC bound.
 //
 // AMD CPUs with AVX512_BF16 (dpbf16_fast), M = 1, bits=4, group_size % 128 == 0: VDPBF16PS
-// instead (rows_tile_bf16), with the weight trick of avx512_bf16.cpp on canonical dwords: lane j of a
-// 64-byte load holds k = 8j .. 8j+7 of one row (nibble n is k = 8j + n); one shift puts nibbles
-// i and i + 4 at bits 3..6 and 19..22 and one VPTERNLOGD makes the exact bf16 pair
+// instead (rows_tile_bf16), with the weight trick of avx512_bf16.cpp on canonical dwords: lane
+// j of a 64-byte load holds k = 8j .. 8j+7 of one row (nibble n is k = 8j + n); one shift
+// puts nibbles i and i + 4 at bits 3..6 and 19..22 and one VPTERNLOGD makes the exact bf16 pair
 // (24 + w[8j+i], 24 + w[8j+i+4]) (= 16 + (w ^ 8)), so a 64-byte load gives 4 vectors of 32
 // weights for 8 ops. X is split once per call into bf16 hi + lo (exact for fp16 and bf16 X,
 // 16 significant bits for fp32 X), stored per 128-k block as the 4 hi then the 4 lo vectors of
@@ -51,6 +51,13 @@ constexpr int kPrefetch = 1024;
 // rows go by (per row and pass one contiguous piece of its weights).
 constexpr int kBlockRows = 16;
 constexpr int64_t kXChunkBytes = 24 << 10;
+
+inline void prefetch(const uint8_t* p) {
+  _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
+}
+inline __m128i load16(const uint8_t* p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
 
 void arrange_x(const float* xf, int64_t K, int bits, float* xr) {
   if (bits == 8) {
@@ -86,15 +93,15 @@ void rows_tile(const uint8_t* w, int64_t rb, const float* s, int64_t G, int64_t 
         __m512 wa, wb;
         if (BITS == 4) {
           const uint8_t* wp = w + r * rb + k / 2;
-          if ((k & 127) == 0) _mm_prefetch(reinterpret_cast<const char*>(wp + kPrefetch), _MM_HINT_T0);
-          const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wp)));
+          if ((k & 127) == 0) prefetch(wp + kPrefetch);
+          const __m512i v = _mm512_cvtepu8_epi32(load16(wp));
           wa = _mm512_permutexvar_ps(v, lut);
           wb = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), lut);
         } else {
           const uint8_t* wp = w + r * rb + k;
-          if ((k & 63) == 0) _mm_prefetch(reinterpret_cast<const char*>(wp + kPrefetch), _MM_HINT_T0);
-          wa = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wp))));
-          wb = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wp + 16))));
+          if ((k & 63) == 0) prefetch(wp + kPrefetch);
+          wa = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load16(wp)));
+          wb = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load16(wp + 16)));
         }
         for (int m = 0; m < MR; ++m) {
           acc[r][m][0] = _mm512_fmadd_ps(wa, _mm512_loadu_ps(xr + m * K + k), acc[r][m][0]);
@@ -161,7 +168,7 @@ void rows_tile_bf16(const uint8_t* w, int64_t rb, const float* s, int64_t G, int
     for (int64_t k = g * gs; k < (g + 1) * gs; k += 128) {
       for (int r = 0; r < R; ++r) {
         const uint8_t* wp = w + r * rb + k / 2;
-        _mm_prefetch(reinterpret_cast<const char*>(wp + kPrefetch), _MM_HINT_T0);
+        prefetch(wp + kPrefetch);
         const __m512i A = _mm512_loadu_si512(wp);
         auto step = [&](auto ic) {
           constexpr int i = decltype(ic)::value;
@@ -252,7 +259,8 @@ void run_rows(const Problem& p, const void* xr, const float* xsum, int nt) {
       for (int m = 0; m < MR; ++m) {
         float v = _mm512_reduce_add_ps(tot[r * MR + m]);
         if (p.zp || offset)
-          v -= offset_term(p.scales + n * G, p.zp ? p.zp + n * G : nullptr, offset, xsum + m * G, G);
+          v -= offset_term(p.scales + n * G, p.zp ? p.zp + n * G : nullptr, offset, xsum + m * G,
+                           G);
         store_from_f32(p.y, m * p.ldy + n, p.y_dtype, v);
       }
     }
@@ -298,7 +306,8 @@ qmm_status rows_float_run(const Problem& p, const Options& o) {
       run_rows_m<4, kBf16>(p, xr.p, xs.as<float>(), nt);
     return QMM_OK;
   }
-  for (int64_t m = 0; m < M; ++m) arrange_x(xf.as<float>() + m * K, K, p.bits, xr.as<float>() + m * K);
+  for (int64_t m = 0; m < M; ++m)
+    arrange_x(xf.as<float>() + m * K, K, p.bits, xr.as<float>() + m * K);
   if (p.bits == 4)
     run_rows_m<4, kFma>(p, xr.p, xs.as<float>(), nt);
   else
