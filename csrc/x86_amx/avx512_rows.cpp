@@ -267,13 +267,14 @@ void run_rows(const Problem& p, const void* xr, const float* xsum, int nt) {
   }
 }
 
-template <int BITS, int KIND>
+// FMA rows for M = 1 .. kRowsMaxM (bits=4: avx512_run sends M <= kRowsMaxM4 only)
+template <int BITS>
 void run_rows_m(const Problem& p, const void* xr, const float* xsum, int nt) {
   switch (p.M) {
-    case 1: run_rows<BITS, 1, KIND>(p, xr, xsum, nt); break;
-    case 2: run_rows<BITS, 2, KIND>(p, xr, xsum, nt); break;
-    case 3: run_rows<BITS, 3, KIND>(p, xr, xsum, nt); break;
-    default: run_rows<BITS, 4, KIND>(p, xr, xsum, nt); break;
+    case 1: run_rows<BITS, 1, kFma>(p, xr, xsum, nt); break;
+    case 2: run_rows<BITS, 2, kFma>(p, xr, xsum, nt); break;
+    case 3: run_rows<BITS, 3, kFma>(p, xr, xsum, nt); break;
+    default: run_rows<BITS, 4, kFma>(p, xr, xsum, nt); break;
   }
 }
 
@@ -301,17 +302,17 @@ qmm_status rows_float_run(const Problem& p, const Options& o) {
       return set_error(QMM_OUT_OF_MEMORY, "avx512: could not allocate activation buffers");
     }
     if (p.x_dtype == QMM_DTYPE_BF16)
-      run_rows_m<4, kBf16HiOnly>(p, xr.p, xs.as<float>(), nt);
+      run_rows<4, 1, kBf16HiOnly>(p, xr.p, xs.as<float>(), nt);
     else
-      run_rows_m<4, kBf16>(p, xr.p, xs.as<float>(), nt);
+      run_rows<4, 1, kBf16>(p, xr.p, xs.as<float>(), nt);
     return QMM_OK;
   }
   for (int64_t m = 0; m < M; ++m)
     arrange_x(xf.as<float>() + m * K, K, p.bits, xr.as<float>() + m * K);
   if (p.bits == 4)
-    run_rows_m<4, kFma>(p, xr.p, xs.as<float>(), nt);
+    run_rows_m<4>(p, xr.p, xs.as<float>(), nt);
   else
-    run_rows_m<8, kFma>(p, xr.p, xs.as<float>(), nt);
+    run_rows_m<8>(p, xr.p, xs.as<float>(), nt);
   return QMM_OK;
 }
 
