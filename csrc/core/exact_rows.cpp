@@ -1,5 +1,5 @@
-// Rows of X that the fast float kernels cannot evaluate faithfully: +-Inf, NaN, or magnitudes of
-// 2^64 and more. The x86 float kernels fold the zero point out of the inner loop
+// Rows of X that the fast float kernels cannot evaluate faithfully: +-Inf, NaN, magnitudes of
+// 2^64 and more, or rows of nothing but magnitudes below 2^-100. The x86 float kernels fold the zero point out of the inner loop
 // (sum x*(q + c) - (zp + c) * sum x, so the loop needs no per-weight subtraction) or split X
 // into bf16 hi + lo; an infinite activation then turns into Inf - Inf = NaN where the
 // elementwise formula of SPEC section 1 gives +-Inf, and a huge finite one (|x| near FLT_MAX)
@@ -9,6 +9,11 @@
 // Below 2^64 the folded sums stay far from overflow (255 * K * 2^64 < 2^128 for any K < 2^56).
 // fp16 X cannot reach 2^64, so only its Inf/NaN rows take this path. NaN rows would come out
 // NaN either way; they go along since one test covers both.
+// Rows whose largest |x| is nonzero but below 2^-100 (bf16 and fp32 X only) come here too: the
+// bf16 kernels (VDPBF16PS on AMD, AMX TDPBF16PS) treat bf16 subnormals as zero, so on such a
+// row the hi / lo halves vanish while the zero-point sums of X do not (a review found errors
+// of 4e-2 at 1e-36 and 10x at 1e-39). Rows at 2^-100 and above lose only elements 2^-18 below
+// the row's largest to that flushing.
 #include <cstring>
 
 #include "core/scalar.h"
@@ -16,25 +21,31 @@
 namespace qmm {
 namespace {
 
-// |v| >= kLimit on the raw bits (sign masked off): an exponent at or above 2^64, Inf or NaN.
-template <class T, T kLimit>
+// On the raw bits (sign masked off; ordered as the magnitudes, NaN above Inf): the row's
+// largest |v| at or above kLimit (an exponent of 2^64 or more, Inf or NaN), or nonzero and
+// below kTiny (2^-100; 0: no lower limit).
+template <class T, class S, T kLimit, T kTiny>
 bool needs_exact(const void* row, int64_t K) {
   const T* v = static_cast<const T*>(row);
   constexpr T kAbs = T(~T(0)) >> 1;
-  bool any = false;
-  for (int64_t k = 0; k < K; ++k) any |= (v[k] & kAbs) >= kLimit;
-  return any;
+  S mx = 0;  // the masked bits fit the signed type: its max vectorizes on plain SSE2
+  for (int64_t k = 0; k < K; ++k) {
+    const S a = S(v[k] & kAbs);
+    mx = a > mx ? a : mx;
+  }
+  return T(mx) >= kLimit || (mx != 0 && T(mx) < kTiny);
 }
 
 bool row_needs_exact(const Problem& p, int64_t m) {
   switch (p.x_dtype) {
-    case QMM_DTYPE_F16:  // exponent field 31: Inf or NaN
-      return needs_exact<uint16_t, 0x7C00>(static_cast<const uint16_t*>(p.x) + m * p.ldx, p.K);
-    case QMM_DTYPE_BF16:  // biased exponent 127 + 64
-      return needs_exact<uint16_t, (127 + 64) << 7>(static_cast<const uint16_t*>(p.x) + m * p.ldx,
-                                                    p.K);
+    case QMM_DTYPE_F16:  // exponent field 31: Inf or NaN (fp16 has nothing below 2^-100)
+      return needs_exact<uint16_t, int16_t, 0x7C00, 0>(
+          static_cast<const uint16_t*>(p.x) + m * p.ldx, p.K);
+    case QMM_DTYPE_BF16:  // biased exponents 127 + 64 and 127 - 100
+      return needs_exact<uint16_t, int16_t, (127 + 64) << 7, (127 - 100) << 7>(
+          static_cast<const uint16_t*>(p.x) + m * p.ldx, p.K);
     default:
-      return needs_exact<uint32_t, uint32_t(127 + 64) << 23>(
+      return needs_exact<uint32_t, int32_t, uint32_t(127 + 64) << 23, uint32_t(127 - 100) << 23>(
           static_cast<const uint32_t*>(p.x) + m * p.ldx, p.K);
   }
 }

@@ -12,7 +12,8 @@ qmm_status scalar_int8_gemm(const Problem& p, const Options& o);
 
 // Float mode for kernels that fold the zero point out of the inner loop (sum x*(q+c) -
 // (zp+c)*sum x) or split X into bf16 hi + lo: rows of X holding +-Inf, NaN or |x| >= 2^64 would
-// come out NaN/Inf where the formula does not, so they run the scalar code on canonical weights
+// come out NaN/Inf where the formula does not, and rows of nothing but |x| < 2^-100 lose their
+// bf16 halves (subnormals read as zero), so they run the scalar code on canonical weights
 // instead (exact_rows.cpp). `fast` runs a slice of rows; `canonical` points a
 // copy of p at canonical weights, scales and zero points (called only if a row needs it; it
 // may allocate, and what it allocates must outlive the call: the backend's own buffer).
