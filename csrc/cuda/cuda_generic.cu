@@ -79,15 +79,18 @@ __global__ void quantize_x_kernel(KParams p, QuantX qx, bool permute4) {
   }
 }
 
-// One block per row (grid-stride): the row's largest |x| (NaN ignored, Inf kept: then no
-// scaling), then the scaled fp16 copy. fmaxf is exact, so the scale is deterministic.
+// One block per row (grid-stride): the row's largest finite |x| (NaN and Inf skipped: they
+// stay NaN / Inf through the scaling, and large finite values beside an Inf still fit fp16),
+// then the scaled fp16 copy. fmaxf is exact, so the scale is deterministic.
 __global__ void convert_x_kernel(KParams p, __half* dst, float* row_scale) {
   __shared__ float red[32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
   for (int64_t m = blockIdx.x; m < p.M; m += gridDim.x) {
     float a = 0.0f;
-    for (int64_t k = threadIdx.x; k < p.K; k += blockDim.x)
-      a = fmaxf(a, fabsf(load_x(p.x, m * p.ldx + k, p.xt)));
+    for (int64_t k = threadIdx.x; k < p.K; k += blockDim.x) {
+      const float v = fabsf(load_x(p.x, m * p.ldx + k, p.xt));
+      if (v <= 3.4028234663852886e38f) a = fmaxf(a, v);  // finite only
+    }
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) a = fmaxf(a, __shfl_xor_sync(0xffffffffu, a, o));
     if (lane == 0) red[warp] = a;
@@ -96,7 +99,7 @@ __global__ void convert_x_kernel(KParams p, __half* dst, float* row_scale) {
     for (int i = 0; i < nwarps; ++i) a = fmaxf(a, red[i]);
     __syncthreads();  // red is rewritten by the next row
     int e = 0;
-    if (a > 0.0f && a <= 3.4028234663852886e38f) e = max(ilogbf(a) - 14, -100);
+    if (a > 0.0f) e = max(ilogbf(a) - 14, -100);
     const float inv = ldexpf(1.0f, -e);  // exact: 2^-113 .. 2^100
     for (int64_t k = threadIdx.x; k < p.K; k += blockDim.x)
       dst[m * p.K + k] = __float2half_rn(load_x(p.x, m * p.ldx + k, p.xt) * inv);

@@ -242,8 +242,11 @@ bool run_case(const Case& c, Stats& st, bool verbose) {
         if (c.mode == QMM_COMPUTE_INT8) {
           if (epi.empty()) epi = int8_epilogue_bound(c, x, ldx, w, s, z, G);
           // within 1 ulp of the output dtype, or of the scalar result plus both epilogues' rounding
-          const double eps_y = c.yt == QMM_DTYPE_F32 ? 0x1p-23 : c.yt == QMM_DTYPE_F16 ? 0x1p-10 : 0x1p-7;
-          if (std::fabs(double(a) - r) <= eps_y * std::fabs(r) + 2 * epi[m * c.N + n]) continue;
+          const int mant = c.yt == QMM_DTYPE_F32 ? 23 : c.yt == QMM_DTYPE_F16 ? 10 : 7;
+          int ex = 0;
+          std::frexp(double(r), &ex);  // r = f * 2^ex, 0.5 <= |f| < 1: one ulp is 2^(ex-1-mant)
+          const double ulp = r == 0.0f ? 0.0 : std::ldexp(1.0, ex - 1 - mant);
+          if (std::fabs(double(a) - r) <= ulp + 2 * epi[m * c.N + n]) continue;
           // ulp distance in the output dtype
           int64_t ua, ur;
           if (c.yt == QMM_DTYPE_F32) {
