@@ -56,8 +56,8 @@ cudaError_t launch_gemm_int8(const KParams& p, const QuantX& qx, int num_sms, cu
 cudaError_t launch_quantize_x(const KParams& p, const QuantX& qx, bool permute4, cudaStream_t s);
 // Convert X (any dtype, any ldx) to a dense fp16 [M, K] copy, row m divided by the power of
 // two row_scale[m] that brings the row's largest finite |x| into [2^14, 2^15) (1 for a row
-// with no nonzero finite value; at most 2^100 up): finite fp32 / bf16 values beyond fp16's range stay
-// finite and tiny rows keep fp16's full precision. Kernels reading dst get p.row_scale.
+// with no nonzero finite value; at most 2^100 up): finite fp32 / bf16 values beyond fp16's
+// range stay finite and tiny rows keep fp16's full precision. Kernels reading dst get p.row_scale.
 cudaError_t launch_convert_x_f16(const KParams& p, void* dst, float* row_scale, cudaStream_t s);
 cudaError_t launch_generic_float(const KParams& p, cudaStream_t s);
 cudaError_t launch_generic_int8(const KParams& p, const QuantX& qx, cudaStream_t s);
