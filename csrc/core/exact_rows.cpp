@@ -2,8 +2,9 @@
 // 2^64 and more, or rows of nothing but magnitudes below 2^-100. The x86 float kernels fold the
 // zero point out of the inner loop (sum x*(q + c) - (zp + c) * sum x, so the loop needs no
 // per-weight subtraction) or split X into bf16 hi + lo; an infinite activation then turns into
-// Inf - Inf = NaN where the elementwise formula of SPEC section 1 gives +-Inf, and a huge finite one (|x| near FLT_MAX)
-// overflows in x*(q + c) or rounds to a bf16 Inf while the true result is finite. Such rows
+// Inf - Inf = NaN where the elementwise formula of SPEC section 1 gives +-Inf, and a huge
+// finite one (|x| near FLT_MAX) overflows in x*(q + c) or rounds to a bf16 Inf while the true
+// result is finite. Such rows
 // (rare: they mean a broken model) are recomputed here by the scalar code, which evaluates
 // scale * (q - zp) per element, so they come out as IEEE arithmetic of the formula gives them.
 // Below 2^64 the folded sums stay far from overflow (255 * K * 2^64 < 2^128 for any K < 2^56).
