@@ -5,7 +5,8 @@
 #   package    pip install the package offline (CUDA sm_90a), pytest with every backend forced
 #              in turn (avx2, avx512, amx, scalar, and the CUDA tests with torch and CuPy)
 #   build      one CMake build (CUDA sm_90a): conformance runner, C API test, qmm_bench
-#              (bench/minibench.h stand-in: no Google Benchmark there), gpu_check, xeon_test
+#              (Google Benchmark if installed there, as on 2026-12-01; else the bench/minibench.h
+#              stand-in), gpu_check, xeon_test
 #   conformance  NumPy-written vectors through every available backend (host and cuda)
 #   cuda       tests/gpu/gpu_check: check, graph capture, compute-sanitizer memcheck + racecheck
 #   xeon       tests/x86_xeon/xeon_test check avx512 and amx (random cases vs scalar / float64)
