@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One call on the GPU machine: build the library + qmm_bench (minibench harness: no Google
-# Benchmark there), run the C++ quick suite on every available backend, install the package
+# One call on the GPU machine: build the library + qmm_bench (Google Benchmark if installed,
+# else the minibench harness), run the C++ quick suite on every available backend, install the package
 # offline and run `qmatmul bench` on the CUDA backend and on the best CPU backend.
 # Usage (from the repository root): QMM_COMMIT=<git hash> bench/gpu_check.sh [extra qmatmul-bench args]
 # (QMM_COMMIT: the device's copy of the tree has no .git, so say which commit it is.)
