@@ -122,7 +122,8 @@ def _check_out_overlap(yv: View, inputs) -> None:
 
 
 def _activations(x, K: int, N: int, out, w_device: bool):
-    """Check x (and out); returns x view, M, ldx, the output object, its view, ldy, out shape."""
+    """Check x (and out); returns x view, M, ldx, the output object, its view, ldy, and whether
+    the output was the caller's (else allocated here)."""
     if x is None:
         raise TypeError("x must be an array, got None")
     xv = view(x, "x")
@@ -174,16 +175,23 @@ def _activations(x, K: int, N: int, out, w_device: bool):
         ldy = N
     if user_out:
         _check_out_overlap(yv, [(xv, "x")])
-    return xv, M, max(ldx, 1), out, yv, max(ldy, 1)
+    return xv, M, max(ldx, 1), out, yv, max(ldy, 1), user_out
+
+
+_CUDA_OK = False  # set once a CUDA backend was found available (it stays so for the process)
 
 
 def _require_cuda(name: str) -> None:
     """CUDA arrays need an available CUDA backend; without one their addresses must never reach
     the C library (it could not tell them from host memory)."""
+    global _CUDA_OK
+    if _CUDA_OK:
+        return
     if not any(b["device"] and b["available"] for b in _core.backends()):
         built = any(b["device"] for b in _core.backends())
         why = "no CUDA device is available" if built else "this build has no CUDA backend"
         raise ValueError(f"{name} is a CUDA array but the CUDA backend is not available ({why})")
+    _CUDA_OK = True
 
 
 def _check_threads(threads) -> int:
@@ -240,8 +248,8 @@ def quantized_matmul(
     wv, sv, zv, N, K, g, bits = _weights(w, scales, zps, group_size, bits)
     if wv.device:
         _require_cuda("w")
-    xv, M, ldx, out, yv, ldy = _activations(x, K, N, out, wv.device)
-    if yv.obj is out:
+    xv, M, ldx, out, yv, ldy, user_out = _activations(x, K, N, out, wv.device)
+    if user_out:  # an array allocated here cannot overlap anything
         _check_out_overlap(yv, [(wv, "w"), (sv, "scales"), (zv, "zps")])
     s = current_stream(xv, stream)
     _core.matmul(M, N, K, xv.ptr, ldx, ACT_DTYPES[xv.dtype], wv.ptr, sv.ptr,
@@ -284,7 +292,7 @@ class PackedWeights:
         """y = x @ dequant(W).T on the packed weights (same conventions as quantized_matmul)."""
         c = _check_compute(compute)
         t = _check_threads(threads)
-        xv, M, ldx, out, yv, ldy = _activations(x, self.K, self.N, out, self.device)
+        xv, M, ldx, out, yv, ldy, _ = _activations(x, self.K, self.N, out, self.device)
         s = current_stream(xv, stream)
         _core.matmul_packed(self._handle, M, self.N, self.K, xv.ptr, ldx, ACT_DTYPES[xv.dtype],
                             self.group_size, self.bits, yv.ptr, ldy, ACT_DTYPES[yv.dtype], c, "",
