@@ -8,7 +8,7 @@
 //           VPERMPS from the 16-entry table of two's-complement nibble values gives the even-k
 //           weights directly (it reads only the index's low 4 bits), after one VPSRLD by 4 the
 //           odd-k ones. X is stored per 32-k block as its 16 even-k values then its 16 odd-k
-//           values (arrange_x), so each weight vector meets its X vector lane for lane.
+//           values (arrange_x4), so each weight vector meets its X vector lane for lane.
 //   bits=8: VPMOVSXBD of 16 bytes + VCVTDQ2PS; X in natural order.
 // Per group the exact integer-weighted sums are scaled once (tot += acc * scale); the zero
 // point is removed at the end per output: y = sum_g s_g * acc_g - sum_g s_g * zp_g * xsum_g.
@@ -31,10 +31,7 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cstring>
-#include <new>
 #include <type_traits>
-#include <vector>
 
 #include "core/numeric.h"
 #include "core/threading.h"
@@ -75,11 +72,8 @@ inline __m128i load16(const uint8_t* p) {
   return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
 }
 
-void arrange_x(const float* xf, int64_t K, int bits, float* xr) {
-  if (bits == 8) {
-    std::memcpy(xr, xf, size_t(K) * sizeof(float));
-    return;
-  }
+// X for rows_tile<4>: per 32-k block its 16 even-k values, then its 16 odd-k values.
+void arrange_x4(const float* xf, int64_t K, float* xr) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
   for (int64_t k = 0; k < K; k += 32) {
@@ -87,6 +81,32 @@ void arrange_x(const float* xf, int64_t K, int bits, float* xr) {
     _mm512_storeu_ps(xr + k, _mm512_permutex2var_ps(a, even, b));
     _mm512_storeu_ps(xr + k + 16, _mm512_permutex2var_ps(a, odd, b));
   }
+}
+
+// The loop both row kernels share: R weight rows x MR rows of X over groups g0..g1-1, the
+// running totals tot_io[r * MR + m] (per-lane partial sums, in memory between passes) kept in
+// registers; per group two accumulators per (r, m) filled by step(r, k, acc[r]) for each KSTEP
+// k of the group, then tot += (acc0 + acc1) * scale[r][g].
+template <int MR, int R, int KSTEP, class Step>
+inline void rows_groups(const float* s, int64_t G, int64_t gs, int64_t g0, int64_t g1,
+                        __m512* tot_io, Step&& step) {
+  __m512 tot[R][MR];
+  for (int r = 0; r < R; ++r)
+    for (int m = 0; m < MR; ++m) tot[r][m] = tot_io[r * MR + m];
+  for (int64_t g = g0; g < g1; ++g) {
+    __m512 acc[R][MR][2];
+    for (int r = 0; r < R; ++r)
+      for (int m = 0; m < MR; ++m) acc[r][m][0] = acc[r][m][1] = _mm512_setzero_ps();
+    for (int64_t k = g * gs; k < (g + 1) * gs; k += KSTEP)
+      for (int r = 0; r < R; ++r) step(r, k, acc[r]);
+    for (int r = 0; r < R; ++r) {
+      const __m512 sv = _mm512_set1_ps(s[r * G + g]);
+      for (int m = 0; m < MR; ++m)
+        tot[r][m] = _mm512_fmadd_ps(_mm512_add_ps(acc[r][m][0], acc[r][m][1]), sv, tot[r][m]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int m = 0; m < MR; ++m) tot_io[r * MR + m] = tot[r][m];
 }
 
 // R weight rows (w, row stride rb bytes; scales s, stride G) x MR rows of arranged X (xr,
@@ -98,58 +118,41 @@ void rows_tile(const uint8_t* w, int64_t rb, const float* s, int64_t G, int64_t 
   const __m512 lut = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
   constexpr int kPerByte = BITS == 4 ? 2 : 1;
   const PrefetchPlan pf(R, rb, g0 * gs / kPerByte, g1 * gs / kPerByte);
-  __m512 tot[R][MR];
-  for (int r = 0; r < R; ++r)
-    for (int m = 0; m < MR; ++m) tot[r][m] = tot_io[r * MR + m];
-  for (int64_t g = g0; g < g1; ++g) {
-    __m512 acc[R][MR][2];
-    for (int r = 0; r < R; ++r)
-      for (int m = 0; m < MR; ++m) acc[r][m][0] = acc[r][m][1] = _mm512_setzero_ps();
-    const int64_t k1 = (g + 1) * gs;
-    for (int64_t k = g * gs; k < k1; k += 32) {
-      for (int r = 0; r < R; ++r) {
-        __m512 wa, wb;
-        if (BITS == 4) {
-          const uint8_t* wp = w + r * rb + k / 2;
-          if ((k & 127) == 0) prefetch(pf.at(wp, k / 2));
-          const __m512i v = _mm512_cvtepu8_epi32(load16(wp));
-          wa = _mm512_permutexvar_ps(v, lut);
-          wb = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), lut);
-        } else {
-          const uint8_t* wp = w + r * rb + k;
-          if ((k & 63) == 0) prefetch(pf.at(wp, k));
-          wa = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load16(wp)));
-          wb = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load16(wp + 16)));
-        }
-        for (int m = 0; m < MR; ++m) {
-          acc[r][m][0] = _mm512_fmadd_ps(wa, _mm512_loadu_ps(xr + m * K + k), acc[r][m][0]);
-          acc[r][m][1] = _mm512_fmadd_ps(wb, _mm512_loadu_ps(xr + m * K + k + 16), acc[r][m][1]);
-        }
-      }
+  rows_groups<MR, R, 32>(s, G, gs, g0, g1, tot_io, [&](int r, int64_t k, __m512 (&acc)[MR][2]) {
+    __m512 wa, wb;
+    if (BITS == 4) {
+      const uint8_t* wp = w + r * rb + k / 2;
+      if ((k & 127) == 0) prefetch(pf.at(wp, k / 2));
+      const __m512i v = _mm512_cvtepu8_epi32(load16(wp));
+      wa = _mm512_permutexvar_ps(v, lut);
+      wb = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), lut);
+    } else {
+      const uint8_t* wp = w + r * rb + k;
+      if ((k & 63) == 0) prefetch(pf.at(wp, k));
+      wa = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load16(wp)));
+      wb = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load16(wp + 16)));
     }
-    for (int r = 0; r < R; ++r) {
-      const __m512 sv = _mm512_set1_ps(s[r * G + g]);
-      for (int m = 0; m < MR; ++m)
-        tot[r][m] = _mm512_fmadd_ps(_mm512_add_ps(acc[r][m][0], acc[r][m][1]), sv, tot[r][m]);
+    for (int m = 0; m < MR; ++m) {
+      acc[m][0] = _mm512_fmadd_ps(wa, _mm512_loadu_ps(xr + m * K + k), acc[m][0]);
+      acc[m][1] = _mm512_fmadd_ps(wb, _mm512_loadu_ps(xr + m * K + k + 16), acc[m][1]);
     }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int m = 0; m < MR; ++m) tot_io[r * MR + m] = tot[r][m];
+  });
 }
 
 // X for rows_tile_bf16: per 128-k block 8 vectors of 16 dwords, hi pairs i = 0..3 then lo
 // pairs; lane j of pair vector i = (x[8j + i], x[8j + i + 4]) as bf16 (low, high half);
 // xsum [G]: per group the sum of hi + lo.
 void arrange_x_bf16(const float* xf, int64_t K, int64_t gs, uint32_t* xb, float* xsum) {
-  std::vector<float> used(static_cast<size_t>(K));  // hi + lo, the value the kernel multiplies
   for (int64_t b = 0; b < K / 128; ++b) {
+    if (b * 128 % gs == 0) xsum[b * 128 / gs] = 0.0f;  // gs % 128 == 0: a block is in one group
+    float& s = xsum[b * 128 / gs];
     uint16_t hi[128], lo[128];
     for (int k = 0; k < 128; ++k) {
       const float v = xf[b * 128 + k];
       const uint32_t h = f32_to_bits(v) & 0xffff0000u;
       hi[k] = uint16_t(h >> 16);
       lo[k] = f32_to_bf16(v - bits_to_f32(h));  // X is finite here (exact rows run elsewhere)
-      used[size_t(b * 128 + k)] = bits_to_f32(h) + bf16_to_f32(lo[k]);
+      s += bits_to_f32(h) + bf16_to_f32(lo[k]);  // hi + lo, the value the kernel multiplies
     }
     uint32_t* d = xb + b * 128;
     for (int i = 0; i < 4; ++i)
@@ -157,11 +160,6 @@ void arrange_x_bf16(const float* xf, int64_t K, int64_t gs, uint32_t* xb, float*
         d[i * 16 + j] = uint32_t(hi[8 * j + i]) | uint32_t(hi[8 * j + i + 4]) << 16;
         d[64 + i * 16 + j] = uint32_t(lo[8 * j + i]) | uint32_t(lo[8 * j + i + 4]) << 16;
       }
-  }
-  for (int64_t g = 0; g < K / gs; ++g) {
-    float s = 0.0f;
-    for (int64_t k = g * gs; k < (g + 1) * gs; ++k) s += used[size_t(k)];
-    xsum[g] = s;
   }
 }
 
@@ -177,46 +175,28 @@ void rows_tile_bf16(const uint8_t* w, int64_t rb, const float* s, int64_t G, int
                     int64_t g0, int64_t g1, const uint32_t* xb, int64_t K, __m512* tot_io) {
   const __m512i keep = _mm512_set1_epi32(0x00780078), bias = _mm512_set1_epi32(0x41c041c0);
   const PrefetchPlan pf(R, rb, g0 * gs / 2, g1 * gs / 2);
-  __m512 tot[R][MR];
-  for (int r = 0; r < R; ++r)
-    for (int m = 0; m < MR; ++m) tot[r][m] = tot_io[r * MR + m];
-  for (int64_t g = g0; g < g1; ++g) {
-    __m512 acc[R][MR][2];
-    for (int r = 0; r < R; ++r)
-      for (int m = 0; m < MR; ++m) acc[r][m][0] = acc[r][m][1] = _mm512_setzero_ps();
-    for (int64_t k = g * gs; k < (g + 1) * gs; k += 128) {
-      for (int r = 0; r < R; ++r) {
-        const uint8_t* wp = w + r * rb + k / 2;
-        prefetch(pf.at(wp, k / 2));
-        const __m512i A = _mm512_loadu_si512(wp);
-        auto step = [&](auto ic) {
-          constexpr int i = decltype(ic)::value;
-          // (a & b) ^ c: the pair's nibbles, xor 8 and the bf16 exponent of 16 in one op
-          const __m512bh wv =
-              (__m512bh)_mm512_ternarylogic_epi32(nibble_pair<i>(A), keep, bias, 0x6a);
-          for (int m = 0; m < MR; ++m) {
-            const uint32_t* xm = xb + m * K + k;
-            acc[r][m][i & 1] = _mm512_dpbf16_ps(acc[r][m][i & 1], wv,
-                                                (__m512bh)_mm512_loadu_si512(xm + 16 * i));
-            if (LO)
-              acc[r][m][i & 1] = _mm512_dpbf16_ps(
-                  acc[r][m][i & 1], wv, (__m512bh)_mm512_loadu_si512(xm + 64 + 16 * i));
-          }
-        };
-        step(std::integral_constant<int, 0>());
-        step(std::integral_constant<int, 1>());
-        step(std::integral_constant<int, 2>());
-        step(std::integral_constant<int, 3>());
+  rows_groups<MR, R, 128>(s, G, gs, g0, g1, tot_io, [&](int r, int64_t k, __m512 (&acc)[MR][2]) {
+    const uint8_t* wp = w + r * rb + k / 2;
+    prefetch(pf.at(wp, k / 2));
+    const __m512i A = _mm512_loadu_si512(wp);
+    auto step = [&](auto ic) {
+      constexpr int i = decltype(ic)::value;
+      // (a & b) ^ c: the pair's nibbles, xor 8 and the bf16 exponent of 16 in one op
+      const __m512bh wv = (__m512bh)_mm512_ternarylogic_epi32(nibble_pair<i>(A), keep, bias, 0x6a);
+      for (int m = 0; m < MR; ++m) {
+        const uint32_t* xm = xb + m * K + k;
+        acc[m][i & 1] =
+            _mm512_dpbf16_ps(acc[m][i & 1], wv, (__m512bh)_mm512_loadu_si512(xm + 16 * i));
+        if (LO)
+          acc[m][i & 1] =
+              _mm512_dpbf16_ps(acc[m][i & 1], wv, (__m512bh)_mm512_loadu_si512(xm + 64 + 16 * i));
       }
-    }
-    for (int r = 0; r < R; ++r) {
-      const __m512 sv = _mm512_set1_ps(s[r * G + g]);
-      for (int m = 0; m < MR; ++m)
-        tot[r][m] = _mm512_fmadd_ps(_mm512_add_ps(acc[r][m][0], acc[r][m][1]), sv, tot[r][m]);
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int m = 0; m < MR; ++m) tot_io[r * MR + m] = tot[r][m];
+    };
+    step(std::integral_constant<int, 0>());
+    step(std::integral_constant<int, 1>());
+    step(std::integral_constant<int, 2>());
+    step(std::integral_constant<int, 3>());
+  });
 }
 
 // sum_g s[g] * (offset + zp[g]) * xsum[g] (z may be null: zp = 0)
@@ -232,8 +212,8 @@ float offset_term(const float* s, const int8_t* z, int offset, const float* xsum
   return _mm512_reduce_add_ps(t);
 }
 
-// Kernel kinds: FMA (rows_tile, X fp32 as arrange_x), BF16 with or without the lo halves
-// (rows_tile_bf16, X as arrange_x_bf16).
+// Kernel kinds: FMA (rows_tile, X fp32 as arrange_x4 / natural for bits=8), BF16 with or
+// without the lo halves (rows_tile_bf16, X as arrange_x_bf16).
 enum Kind { kFma = 0, kBf16 = 1, kBf16HiOnly = 2 };
 
 template <int BITS, int MR, int KIND, int RR>
@@ -313,25 +293,19 @@ qmm_status rows_float_run(const Problem& p, const Options& o) {
   // with the FMA rows (cache-resident, 1 thread: 32.7 vs 25.7 Gweights/s); M=2 9.8-10.7 ms vs
   // 9.0-9.4 ms, so M=2 keeps the FMA rows.
   if (p.M == 1 && p.bits == 4 && p.group_size % 128 == 0 && dpbf16_fast()) {
-    try {
-      for (int64_t m = 0; m < M; ++m)
-        arrange_x_bf16(xf.as<float>() + m * K, K, p.group_size, xr.as<uint32_t>() + m * K,
-                       xs.as<float>() + m * G);
-    } catch (const std::bad_alloc&) {
-      return set_error(QMM_OUT_OF_MEMORY, "avx512: could not allocate activation buffers");
-    }
+    arrange_x_bf16(xf.as<float>(), K, p.group_size, xr.as<uint32_t>(), xs.as<float>());
     if (p.x_dtype == QMM_DTYPE_BF16)
       run_rows<4, 1, kBf16HiOnly>(p, xr.p, xs.as<float>(), nt);
     else
       run_rows<4, 1, kBf16>(p, xr.p, xs.as<float>(), nt);
     return QMM_OK;
   }
-  for (int64_t m = 0; m < M; ++m)
-    arrange_x(xf.as<float>() + m * K, K, p.bits, xr.as<float>() + m * K);
-  if (p.bits == 4)
-    run_rows_m<4>(p, xr.p, xs.as<float>(), nt);
-  else
-    run_rows_m<8>(p, xr.p, xs.as<float>(), nt);
+  if (p.bits == 8) {  // natural order: the kernel reads the converted rows as they are
+    run_rows_m<8>(p, xf.p, xs.as<float>(), nt);
+    return QMM_OK;
+  }
+  for (int64_t m = 0; m < M; ++m) arrange_x4(xf.as<float>() + m * K, K, xr.as<float>() + m * K);
+  run_rows_m<4>(p, xr.p, xs.as<float>(), nt);
   return QMM_OK;
 }
 
