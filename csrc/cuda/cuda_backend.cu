@@ -230,7 +230,8 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
       return e == cudaSuccess ? QMM_OK : cuda_fail(e, "generic kernel launch");
     }
     const bool f32 = p.x_dtype == QMM_DTYPE_F32;
-    if (!f32 && p.M <= 16) {  // reads fp16/bf16 X in place, any alignment
+    const bool decode = p.M <= 16 && cuda::decode_shape_ok(k);
+    if (!f32 && decode) {  // reads fp16/bf16 X in place, any alignment
       e = cuda::launch_decode_float(k, sms, stream);
       return e == cudaSuccess ? QMM_OK : cuda_fail(e, "decode kernel launch");
     }
@@ -254,7 +255,7 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
     k2.ldx = p.K;
     k2.xt = 0;
     k2.row_scale = rs;
-    e = p.M <= 16 ? cuda::launch_decode_float(k2, sms, stream)
+    e = decode ? cuda::launch_decode_float(k2, sms, stream)
                   : cuda::launch_gemm_float(k2, sms, stream);
     return e == cudaSuccess ? QMM_OK : cuda_fail(e, "kernel launch");
   }
@@ -272,10 +273,10 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
   qx.sq = reinterpret_cast<int32_t*>(static_cast<char*>(ws) + qbytes + gbytes);
   const bool fast = w_fast && p.group_size <= 65536;
   // decode (M <= 16, groups of 128): the float decode kernel on the exact fp16 q (cuda_gemv.cu)
-  const bool decode = w_fast && p.M <= 16 && p.group_size == 128;
+  const bool decode = w_fast && p.M <= 16 && p.group_size == 128 && cuda::decode_shape_ok(k);
   if ((e = cuda::launch_quantize_x(k, qx, fast && !decode && p.bits == 4, stream)) != cudaSuccess)
     return cuda_fail(e, "quantize kernel launch");
-  e = decode ? cuda::launch_decode_int8(k, qx, stream)
+  e = decode ? cuda::launch_decode_int8(k, qx, sms, stream)
       : fast ? cuda::launch_gemm_int8(k, qx, sms, stream)
              : cuda::launch_generic_int8(k, qx, stream);
   return e == cudaSuccess ? QMM_OK : cuda_fail(e, "int8 kernel launch");

@@ -52,6 +52,13 @@ __device__ __forceinline__ uint32_t and_or(uint32_t a, uint32_t b, uint32_t c) {
   return r;
 }
 
+// (a & b) ^ c as a single lop3.
+__device__ __forceinline__ uint32_t and_xor(uint32_t a, uint32_t b, uint32_t c) {
+  uint32_t r;
+  asm("lop3.b32 %0, %1, %2, %3, 0x6A;" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+  return r;
+}
+
 // Pack two fp32 into a pair of T (round to nearest even), low half = a.
 template <class T> __device__ __forceinline__ uint32_t pack2(float a, float b);
 template <> __device__ __forceinline__ uint32_t pack2<__half>(float a, float b) {
@@ -89,13 +96,13 @@ template <> struct Deq<__half> {
   // (1024 + 16u, rescaled by the fma with 1/16): one shift, 4 lop3, 4 hadd2/hfma2 per word.
   template <bool SCALE = true>
   __device__ __forceinline__ void w4(uint32_t w, uint32_t out[4]) const {
-    const uint32_t u = w ^ 0x88888888u;  // nibble + 8 in [0, 15]
     const __half2 sixteenth = as_h2(0x2c002c00u);  // 1/16
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
-      const uint32_t v = i == 0 ? u : u >> 8;
-      const uint32_t lo = and_or(v, 0x000f000fu, 0x64006400u);  // (e[2i], e[2i+4])
-      const uint32_t hi = and_or(v, 0x00f000f0u, 0x64006400u);  // (e[2i+1], e[2i+5]) * 16
+      const uint32_t v = i == 0 ? w : w >> 8;
+      // (nibble ^ 8) = nibble + 8 in [0, 15] next to the magic exponent, in one lop3 each.
+      const uint32_t lo = and_xor(v, 0x000f000fu, 0x64086408u);  // (e[2i], e[2i+4])
+      const uint32_t hi = and_xor(v, 0x00f000f0u, 0x64806480u);  // (e[2i+1], e[2i+5]) * 16
       const __half2 d0 = __hsub2(as_h2(lo), as_h2(sub4));
       const __half2 d1 = __hfma2(as_h2(hi), sixteenth, as_h2(add4h));
       out[2 * i] = as_u32(SCALE ? __hmul2(d0, as_h2(scale)) : d0);
@@ -135,11 +142,10 @@ template <> struct Deq<__nv_bfloat16> {
   // bf16 magic 128 (0x4300): 128 + u exact for u < 128. (q - zp) exact, then * s.
   template <bool SCALE = true>
   __device__ __forceinline__ void w4(uint32_t w, uint32_t out[4]) const {
-    const uint32_t u = w ^ 0x88888888u;
     const __nv_bfloat162 magic = as_b2(0x43084308u);  // 128 + 8
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      const uint32_t h = and_or(u >> (4 * i), 0x000f000fu, 0x43004300u);
+      const uint32_t h = and_xor(w >> (4 * i), 0x000f000fu, 0x43084308u);  // 128 + nibble + 8
       const __nv_bfloat162 q = __hsub2(as_b2(h), magic);  // nibble value, exact
       const __nv_bfloat162 d = __hsub2(q, as_b2(zp2));    // exact: |q - zp| <= 135
       out[i] = as_u32(SCALE ? __hmul2(d, as_b2(scale)) : d);

@@ -36,12 +36,18 @@ struct QuantX {
   int32_t* sq;
 };
 
-// float mode, M <= 16, group_size % 32 == 0, w 16-byte aligned, X fp16 or bf16 (cuda_gemv.cu).
+// Shapes the decode kernels index in 32 bits: K < 2^30 and N * groups < 2^31.
+inline bool decode_shape_ok(const KParams& p) {
+  return p.K < (int64_t(1) << 30) && p.N * p.groups < (int64_t(1) << 31);
+}
+
+// float mode, M <= 16, group_size % 32 == 0, w 16-byte aligned, X fp16 or bf16, and
+// decode_shape_ok (cuda_gemv.cu).
 cudaError_t launch_decode_float(const KParams& p, int num_sms, cudaStream_t s);
 
-// int8 mode, M <= 16, group_size == 128, w 16-byte aligned, qx.q in natural order (quantized
+// int8 mode, M <= 16, group_size == 128, decode_shape_ok, w 16-byte aligned, qx.q in natural order (quantized
 // with permute4 = false) (cuda_gemv.cu).
-cudaError_t launch_decode_int8(const KParams& p, const QuantX& qx, cudaStream_t s);
+cudaError_t launch_decode_int8(const KParams& p, const QuantX& qx, int num_sms, cudaStream_t s);
 
 // float mode, tensor cores, group_size % 32 == 0, x fp16/bf16 with 16-byte aligned rows,
 // w 16-byte aligned (cuda_gemm.cu).

@@ -1,0 +1,260 @@
+// Decode (M = 1) diagnostics for the cuda backend: where does the W4 decode kernel's time go?
+// Times, on the same weights (rotated past L2, random bytes) and in one process:
+//   copy    a 2 GiB device-to-device copy (the PERFORMANCE.md ceiling, bytes read + written)
+//   read    read-only kernels with the decode kernel's access pattern (16 rows per 256-thread
+//           block, 8 warps splitting K, a register ring of PF chunks in flight) at 16 / 32 bytes
+//           per thread and row, and the same bytes read 1 KB contiguous per warp and chunk
+//   decode  the library's decode kernel (launch_decode_float, compiled in from cuda_gemv.cu)
+//           on DRAM-resident weights and on weights that stay in L2 (no rotation): the second
+//           is its compute / latency bound.
+// Build and run on the GPU machine:
+//   nvcc -O3 -std=c++17 -arch=sm_90a -Icsrc -Icsrc/include tests/gpu/decode_probe.cu \
+//     -o /tmp/decode_probe && /tmp/decode_probe
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "cuda/cuda_gemv.cu"
+
+using namespace qmm::cuda;
+
+#define CK(x)                                                                        \
+  do {                                                                               \
+    cudaError_t e_ = (x);                                                            \
+    if (e_ != cudaSuccess) {                                                         \
+      std::fprintf(stderr, "%s:%d %s\n", __FILE__, __LINE__, cudaGetErrorString(e_)); \
+      std::exit(1);                                                                  \
+    }                                                                                \
+  } while (0)
+
+namespace probe {
+
+// BPT bytes per thread and row per chunk (16 or 32), PF chunks in flight beyond the current.
+// CONTIG: the block's 16 rows are read as one linear region, 1 KB contiguous per warp-chunk.
+template <int BPT, int PF, bool CONTIG>
+__global__ void __launch_bounds__(256, 2)
+    read_kernel(const uint8_t* w, int64_t row_bytes, unsigned* sink) {
+  constexpr int V = BPT / 16;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const uint8_t* base = w + int64_t(blockIdx.x) * 16 * row_bytes;
+  const int64_t chunk_bytes = 4 * BPT;  // per row
+  const int64_t nchunks = row_bytes / chunk_bytes;
+  auto addr = [&](int64_t c, int r, int v) -> const uint8_t* {
+    if (CONTIG) return base + c * (16 * chunk_bytes) + (r * V + v) * 512 + 16 * lane;
+    return base + (g + 8 * r) * row_bytes + c * chunk_bytes + 16 * (V * t + v);
+  };
+  uint4 buf[PF + 1][2][V];
+  auto load = [&](int64_t c, uint4 (&b)[2][V]) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+#pragma unroll
+      for (int v = 0; v < V; ++v)
+        b[r][v] = c < nchunks ? ldg_stream(addr(c, r, v)) : make_uint4(0, 0, 0, 0);
+  };
+  unsigned acc = 0;
+#pragma unroll
+  for (int u = 0; u < PF; ++u) load(warp + 8 * u, buf[u]);
+  for (int64_t c = warp; c < nchunks; c += 8 * (PF + 1)) {
+#pragma unroll
+    for (int u = 0; u <= PF; ++u) {
+      const int64_t cc = c + 8 * u;
+      load(cc + 8 * PF, buf[(u + PF) % (PF + 1)]);
+      if (cc >= nchunks) break;
+#pragma unroll
+      for (int r = 0; r < 2; ++r)
+#pragma unroll
+        for (int v = 0; v < V; ++v)
+          acc += buf[u][r][v].x ^ buf[u][r][v].y ^ buf[u][r][v].z ^ buf[u][r][v].w;
+    }
+  }
+  if (acc == 0x9e3779b9u) sink[0] = acc;
+}
+
+// SM clock: clock64 cycles over globaltimer nanoseconds on a busy loop.
+__global__ void clock_kernel(double* ghz) {
+  uint64_t t0, t1;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+  const long long c0 = clock64();
+  float a = threadIdx.x;
+  for (int i = 0; i < 2000000; ++i) a = a * 0.999f + 1.0f;
+  const long long c1 = clock64();
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t1));
+  if (threadIdx.x == 0 && blockIdx.x == 0) *ghz = double(c1 - c0) / double(t1 - t0) + (a == 0.5f);
+}
+
+__global__ void fill_kernel(uint32_t* p, int64_t n, uint32_t seed) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    uint32_t x = uint32_t(i) * 2654435761u ^ seed;
+    x ^= x >> 13;
+    x *= 0x5bd1e995u;
+    x ^= x >> 15;
+    p[i] = x;
+  }
+}
+
+__global__ void fill_scales(float* s, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    s[i] = 1e-3f * float(1 + (i * 7919) % 13);
+}
+
+struct Timer {
+  cudaEvent_t a, b;
+  Timer() {
+    CK(cudaEventCreate(&a));
+    CK(cudaEventCreate(&b));
+  }
+  template <class F> double median_us(F f, int reps) {
+    std::vector<float> v;
+    for (int i = 0; i < 3; ++i) f(i);
+    for (int i = 0; i < reps; ++i) {
+      CK(cudaEventRecord(a));
+      f(i);
+      CK(cudaEventRecord(b));
+      CK(cudaEventSynchronize(b));
+      float ms;
+      CK(cudaEventElapsedTime(&ms, a, b));
+      v.push_back(ms * 1000.0f);
+    }
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  }
+};
+
+}  // namespace probe
+
+using namespace probe;
+
+// `decode_probe ncu`: only the 70B.up W4 M=1 decode (for a profiler); `decode_probe decode`: only
+// the decode rows (M = 1, 4, 16), after the SM clock under load.
+int main(int argc, char** argv) {
+  const bool ncu_only = argc > 1 && std::string(argv[1]) == "ncu";
+  const bool decode_only = argc > 1 && std::string(argv[1]) == "decode";
+  Timer tm;
+  unsigned* sink;
+  CK(cudaMalloc(&sink, 4));
+  {
+    double* d;
+    CK(cudaMalloc(&d, 8));
+    clock_kernel<<<264, 256>>>(d);
+    double ghz;
+    CK(cudaMemcpy(&ghz, d, 8, cudaMemcpyDeviceToHost));
+    std::printf("SM clock under load: %.2f GHz\n", ghz);
+  }
+  if (!ncu_only && !decode_only) {  // copy ceiling
+    const size_t n = size_t(1) << 30;
+    void *a, *b;
+    CK(cudaMalloc(&a, n));
+    CK(cudaMalloc(&b, n));
+    CK(cudaMemset(a, 1, n));
+    const double us = tm.median_us([&](int) { CK(cudaMemcpyAsync(b, a, n, cudaMemcpyDeviceToDevice)); }, 10);
+    std::printf("copy 1 GiB: %.1f us = %.0f GB/s (read + write)\n", us, 2.0 * n / us / 1e3);
+    CK(cudaFree(a));
+    CK(cudaFree(b));
+  }
+  struct Shape {
+    int64_t N, K;
+    const char* name;
+  };
+  const Shape shapes[] = {{28672, 8192, "70B.up"}, {8192, 28672, "70B.down"}, {8192, 8192, "70B.attn"}};
+  for (const Shape& sh : shapes) {
+    if (ncu_only && sh.N != 28672) continue;
+    const int64_t N = sh.N, K = sh.K, gs = 128, G = K / gs;
+    for (int bits : {4, 8}) {
+      if (ncu_only && bits != 4) continue;
+      const int64_t row_bytes = K * bits / 8, wbytes = N * row_bytes;
+      const int copies = int(std::max<int64_t>(2, (400ll << 20) / wbytes + 1));
+      std::vector<uint8_t*> w(copies);
+      std::vector<float*> s(copies);
+      std::vector<int8_t*> z(copies);
+      for (int c = 0; c < copies; ++c) {
+        CK(cudaMalloc(&w[c], wbytes));
+        CK(cudaMalloc(&s[c], N * G * 4));
+        CK(cudaMalloc(&z[c], N * G));
+        fill_kernel<<<1024, 256>>>(reinterpret_cast<uint32_t*>(w[c]), wbytes / 4, 17u + c);
+        fill_scales<<<1024, 256>>>(s[c], N * G);
+        fill_kernel<<<1024, 256>>>(reinterpret_cast<uint32_t*>(z[c]), N * G / 4, 99u + c);
+      }
+      __half *x, *y;
+      CK(cudaMalloc(&x, 16 * K * 2));
+      CK(cudaMalloc(&y, 16 * N * 2));
+      CK(cudaMemset(x, 0x3c, 16 * K * 2));  // 1.0-ish fp16 pattern
+      CK(cudaDeviceSynchronize());
+      const double bytes = double(wbytes) + N * G * 5.0 + K * 2.0 + N * 2.0;
+      auto report = [&](const char* what, double us, double b) {
+        std::printf("%-9s W%d %-34s %8.1f us %6.0f GB/s\n", sh.name, bits, what, us, b / us / 1e3);
+      };
+      const unsigned grid = unsigned(N / 16);
+      // Natural occupancy (registers), then 2 blocks per SM (as the decode kernel) by taking
+      // 100 KB of dynamic shared memory per block.
+      auto run_read = [&](const char* name, auto kern) {
+        CK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, 100 << 10));
+        for (int smem : {0, 100 << 10}) {
+          char label[64];
+          std::snprintf(label, sizeof label, "%s%s", name, smem ? " 2blk/SM" : "");
+          report(label, tm.median_us([&](int i) {
+            kern<<<grid, 256, smem>>>(w[i % copies], row_bytes, sink);
+          }, 30), double(wbytes));
+        }
+      };
+      if (ncu_only || decode_only) goto decode;
+      run_read("read 16B/thr PF4", read_kernel<16, 4, false>);
+      run_read("read 16B/thr PF6", read_kernel<16, 6, false>);
+      run_read("read 32B/thr PF2", read_kernel<32, 2, false>);
+      run_read("read 32B/thr PF3", read_kernel<32, 3, false>);
+      run_read("read contiguous 1KB PF4", read_kernel<16, 4, true>);
+      run_read("read contiguous 1KB PF6", read_kernel<16, 6, true>);
+    decode:
+      KParams p{};
+      p.x = x;
+      p.ldx = K;
+      p.xt = 0;
+      p.row_bytes = row_bytes;
+      p.y = y;
+      p.ldy = N;
+      p.yt = 0;
+      p.M = 1;
+      p.N = N;
+      p.K = K;
+      p.gs = gs;
+      p.groups = G;
+      p.bits = bits;
+      p.row_scale = nullptr;
+      for (int M : {1, 4, 16}) {
+        if (ncu_only && M != 1) continue;
+        if (!decode_only && M != 1) continue;
+        p.M = M;
+        auto dec = [&](int c) {
+          p.w = w[c];
+          p.scales = s[c];
+          p.zp = z[c];
+          CK(launch_decode_float(p, 132, 0));
+        };
+        for (int sp : {0, 1, 2, 3, 4}) {
+          if (sp > 0 && M != 1) continue;
+          g_decode_splits = sp;
+          char label[64];
+          std::snprintf(label, sizeof label, "decode M=%d splits %s%d, DRAM", M, sp ? "" : "auto ",
+                        sp ? sp : choose_splits((N + 15) / 16, int((K + 1023) / 1024), 132 * (M <= 8 ? 3 : 2)));
+          report(label, tm.median_us([&](int i) { dec(i % copies); }, 30),
+                 bytes + (M - 1) * (K + N) * 2.0);
+        }
+        g_decode_splits = 0;
+        if (wbytes < (40ll << 20) && M == 1)
+          report("decode (library), L2-resident", tm.median_us([&](int) { dec(0); }, 30), bytes);
+      }
+      for (int c = 0; c < copies; ++c) {
+        CK(cudaFree(w[c]));
+        CK(cudaFree(s[c]));
+        CK(cudaFree(z[c]));
+      }
+      CK(cudaFree(x));
+      CK(cudaFree(y));
+    }
+  }
+  return 0;
+}
