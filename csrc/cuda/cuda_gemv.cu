@@ -12,15 +12,19 @@
 // shared memory in warp order (deterministic). Per chunk a thread streams one (int4) or two
 // (int8) 16-byte loads per weight row (rows g and g+8 of the tile), coalesced 64/128 bytes per
 // row per quad, 2 (int4) / 1 (int8) further chunks' weights, scales and zero points in flight.
-// Inner loop per 32-bit weight word: 4-bit: 1 shift, 4 lop3, 4 hsub2/hfma2 (+4 hmul2 when the
-// scale is folded in) for 8 weights; 8-bit: 2 x (prmt, hsub2 [, hmul2]) for 4 weights; then
+// Inner loop per 32-bit weight word: 4-bit: 1 shift, 4 lop3 (the int4 sign flip folded into
+// the magic-number lop3), 4 hsub2/hfma2 (+4 hmul2 when the scale is folded in) for 8 weights; 8-bit: 2 x (prmt, hsub2 [, hmul2]) for 4 weights; then
 // 2 (bits=4) / 1 (bits=8) mma per word and row pair, in two independent accumulator chains.
 // group_size % 128 == 0: mma on the exact q - zp, fp32 scale on each chunk's partial sums;
 // otherwise the scale is folded into the fp16/bf16 weight (one rounding).
 // Measured (H100 80GB, 2026-11-23, fp16, g128 + zp, (28672, 8192)): W4 M=1 77.8 us = 54% of the
 // 3.0 TB/s copy bandwidth, 2.35x cuBLAS fp16; W4 M=16 37.6%, 1.74x; W8 M=1 81%, 1.83x.
-// Bound by instructions/latency per 32 weights (ncu: 25% occupancy, ~53% issue): see
-// tests/gpu/README.md.
+// Bound by instructions/latency per 32 weights (ncu: 25% occupancy, ~50% issue, the integer
+// ALU pipe the busiest): see tests/gpu/README.md. H200, tests/gpu/decode_probe.cu, 2026-12-02,
+// M=1 W4 / W8: 70B.up 71.4 / 81.3 us, 70B.down 69.2 / 79.1, 70B.attn 26.9 / 29.7 (before the
+// shift-for-division group index and the folded sign flip: 74.4 / 86.1, 73.2 / 83.9,
+// 28.2 / 31.4); M=16 W4 70B.up 110.5 us. A cp.async-staged variant (512-byte contiguous
+// copies, 3 blocks per SM, cluster split-K) measured mixed and was not kept: commit d4ded7d.
 //
 // int8 mode (Q8, cuda_int8_gemv): the same kernel with the quantized activations q (int8,
 // natural order, launch_quantize_x) as B, converted to fp16 exactly, and group_size == 128, so
@@ -29,12 +33,8 @@
 // epilogue adds sx[m, g] * scale[n, g] * sum per group (fp32, fixed order). H200, qmm_bench,
 // 2026-12-01: W4 70B.up M=1 81.4 us (the 16x32-tile int8 GEMM it replaces: 213 us), M=16
 // 103 us (217 us); 70B.down M=1 78.8 us (318 us); W8 M=1 84-85 us (174 / 311 us).
-#include <cooperative_groups.h>
-
 #include "cuda/cuda_common.cuh"
 #include "cuda/cuda_kernels.h"
-
-namespace cg = cooperative_groups;
 
 namespace qmm {
 namespace cuda {
@@ -79,24 +79,6 @@ __device__ __forceinline__ void load_q32(const int8_t* q, uint32_t out[16]) {
   }
 }
 
-// Weights go global -> shared memory by cp.async in stages of 1024 k (8 warps x 128 k) of the
-// block's 16 rows: each warp instruction copies 512 contiguous bytes of one row (the decode
-// probe, tests/gpu/decode_probe.cu: a 16-byte-per-thread fragment-order read reaches 2.2-2.5
-// TB/s on the H200 at two blocks per SM, 512-byte contiguous pieces 3.3-3.5 TB/s), no register
-// holds a weight in flight, and the kernel fits 4 blocks per SM (one wave for N = 8192).
-// Shared row stride: 64 (int4) / 16 (int8) bytes of padding make the fragment reads (LDS.128,
-// rows g and g+8 at 16 t / 32 t) conflict-free.
-template <int BITS> struct Stage {
-  static constexpr int kRowBytes = kWarps * kChunk * BITS / 8;  // 512 / 1024 bytes per row
-  static constexpr int kStride = kRowBytes + (BITS == 4 ? 64 : 16);
-  static constexpr int kBytes = 16 * kStride;
-  static constexpr int kPieces = 16 * kRowBytes / 16 / (kWarps * 32);  // cp.async per thread
-  static constexpr int kPerRow = kRowBytes / 16;                      // 16-byte pieces per row
-  // Stages in the ring (2 or 3 in flight while one is read): 36 / 49 KB per block.
-  static constexpr int kRing = BITS == 4 ? 4 : 3;
-  static constexpr int kSmem = kRing * kBytes;
-};
-
 template <int BITS>
 struct WRaw {
   uint4 v[BITS == 4 ? 1 : 2];
@@ -104,162 +86,158 @@ struct WRaw {
 
 constexpr int kRows = 2;  // weight rows per thread: g and g+8 of the block's 16-row tile
 
-// A chunk's scales and zero points for a thread's two rows, loaded kSzAhead stages ahead.
-struct SZ {
+// One chunk's loads for a thread: raw weights, scales and zero points of its 4 rows.
+template <int BITS>
+struct Slot {
+  WRaw<BITS> w[kRows];
   float s[kRows];
   int z[kRows];
 };
 
-// 16-byte cp.async to a shared-memory address (zero-filled when !valid).
-__device__ __forceinline__ void cp_async16_s(uint32_t dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src),
-               "r"(valid ? 16 : 0));
+// Per-thread row bases, computed once: the loop does no 64-bit row arithmetic.
+struct Rows {
+  const uint8_t* w[kRows];
+  const float* s[kRows];
+  const int8_t* z[kRows];
+  bool ok[kRows];
+};
+
+// Group of k (a multiple of 32): a shift for power-of-two group sizes (gshift >= 0), else a
+// 32-bit division (k / 32 and group_size / 32 fit; a 64-bit one costs ~100 instructions, the
+// 32-bit one ~18: a sixth of a chunk's non-dequantization work).
+__device__ __forceinline__ uint32_t group_of(const KParams& p, int gshift, int64_t k) {
+  return gshift >= 0 ? uint32_t(k >> 5) >> gshift : uint32_t(k >> 5) / uint32_t(p.gs >> 5);
+}
+
+template <int BITS>
+__device__ __forceinline__ void load_slot(const KParams& p, const Rows& rw, int gshift,
+                                          int64_t chunk, int64_t nchunks, int t,
+                                          Slot<BITS>& sl) {
+  const int64_t k0 = chunk * kChunk + 32 * t;
+  const bool kok = chunk < nchunks && k0 < p.K;
+  const uint32_t grp = kok ? group_of(p, gshift, k0) : 0u;
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) {
+    const bool ok = kok && rw.ok[r];
+    if (ok) {
+      const uint8_t* src = rw.w[r] + (BITS == 4 ? k0 / 2 : k0);
+      sl.w[r].v[0] = ldg_stream(src);
+      if (BITS == 8) sl.w[r].v[BITS == 8 ? 1 : 0] = ldg_stream(src + 16);
+      sl.s[r] = __ldg(rw.s[r] + grp);
+      sl.z[r] = rw.z[r] ? int(__ldg(rw.z[r] + grp)) : 0;
+    } else {
+#pragma unroll
+      for (int i = 0; i < (BITS == 4 ? 1 : 2); ++i) sl.w[r].v[i] = make_uint4(0, 0, 0, 0);
+      sl.s[r] = 0.0f;
+      sl.z[r] = 0;
+    }
+  }
+}
+
+// 16 pairs of dequantized weights (32 elements) from the raw words, in fragment order:
+// bits=4: word j -> out[4j + i] = (e[8j+i], e[8j+i+4]); bits=8: word j -> out[2j], out[2j+1].
+template <class T, int BITS, bool SCALE>
+__device__ __forceinline__ void dequant32(const WRaw<BITS>& r, const Deq<T>& d, uint32_t out[16]) {
+  const uint32_t* w = reinterpret_cast<const uint32_t*>(r.v);
+  if (BITS == 4) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) d.template w4<SCALE>(w[j], out + 4 * j);
+  } else {
+#pragma unroll
+    for (int j = 0; j < 8; ++j) d.template w8<SCALE>(w[j], out + 2 * j);
+  }
 }
 
 // SA (scale after): group_size % 128 == 0, so a whole 128-k chunk of the quad lies in one
 // group; the mma then runs on the exact integers q - zp and the fp32 scale is applied to the
 // chunk's partial sums (one FFMA per accumulator instead of one hmul2 per weight pair).
-// Index arithmetic is 32-bit off per-thread bases computed once (the launcher requires
-// K < 2^30, N * groups < 2^31): the loop spends its issue slots on the dequantization.
 template <int XT, int BITS, int MT, bool SA, bool Q8>
-__global__ void __launch_bounds__(kWarps * 32, MT == 1 ? 3 : 2)
-    decode_kernel(KParams p, bool x_vec, QuantX qx, int sps) {
+__global__ void __launch_bounds__(kWarps * 32, 2)
+    decode_kernel(KParams p, bool x_vec, QuantX qx) {
   static_assert(!Q8 || (SA && XT == 0), "int8 mode: fp16 operands, scale after each group");
   using T = typename XType<XT>::T;
-  using G = Stage<BITS>;
-  constexpr int R = G::kRing;
-  extern __shared__ __align__(16) uint8_t smem[];
-  const uint32_t smem_s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  // Chunks in flight beyond the current one. One m tile, bits=4: 4 (H200, qmm_bench, same run,
+  // 2 rounds, 2026-12-01: W4 M=1 70B.up 74.0 -> 69.5 us, 70B.down 73.0 -> 68.2 us, 8B 3-6 %;
+  // 3 gave half of that; bits=8 with 2 instead of 1 was not faster, 8B.up 7 % slower). Two m
+  // tiles keep 2 / 1: more spills registers under the 2-blocks-per-SM bound (as 4 does for the
+  // int8 mode, which holds the sx values too: 3 there).
+  constexpr int PF = MT == 1 ? (BITS == 4 ? (Q8 ? 3 : 4) : 1) : (BITS == 4 ? 2 : 1);
+  __shared__ float red[kWarps][MT * 4][32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
-  const int K = int(p.K), M = int(p.M), groups = int(p.groups), row_bytes = int(p.row_bytes);
   const int64_t n0 = int64_t(blockIdx.x) * 16;
-  const int rows = int(p.N - n0 < 16 ? p.N - n0 : 16);  // valid rows of this tile
-  // Scales / zero points of rows g and g+8, clamped to a valid row (outputs of rows >= N are
-  // never stored); row g+8 at a 32-bit offset from row g.
-  const int r0 = min(g, rows - 1), r1 = min(g + 8, rows - 1);
-  const float* sp = p.scales + (n0 + r0) * p.groups;
-  const int8_t* zp = p.zp ? p.zp + (n0 + r0) * p.groups : nullptr;
-  const int s1 = (r1 - r0) * groups;
-  // The 16-byte pieces this thread copies per stage: row idx / kPerRow, piece idx % kPerRow.
-  const uint8_t* src[G::kPieces];
-  uint32_t dst[G::kPieces];
-  int col[G::kPieces];
+  Rows row;
 #pragma unroll
-  for (int i = 0; i < G::kPieces; ++i) {
-    const int idx = threadIdx.x + kWarps * 32 * i;
-    const int r = idx / G::kPerRow, c = idx % G::kPerRow;
-    src[i] = p.w + (n0 + min(r, rows - 1)) * p.row_bytes + 16 * c;
-    dst[i] = smem_s + uint32_t(r * G::kStride + 16 * c);
-    col[i] = r < rows ? 16 * c : row_bytes;  // rows >= N: never in range (zero-filled)
+  for (int r = 0; r < kRows; ++r) {
+    const int64_t n = n0 + 8 * r + g;
+    row.ok[r] = n < p.N;
+    const int64_t nn = row.ok[r] ? n : 0;
+    row.w[r] = p.w + nn * p.row_bytes;
+    row.s[r] = p.scales + nn * p.groups;
+    row.z[r] = p.zp ? p.zp + nn * p.groups : nullptr;
   }
-  const int gq = int(p.gs >> 5);
-  const int gshift = (gq & (gq - 1)) == 0 ? __ffs(gq) - 1 : -1;
-  const int nchunks = (K + kChunk - 1) / kChunk;
-  // This block's stages: [sbeg, send), split blockIdx.y of gridDim.y along K (sps per split).
-  const int sbeg = int(blockIdx.y) * sps;
-  const int send = min((nchunks + kWarps - 1) / kWarps, sbeg + sps);
-  auto issue = [&](int st, int slot) {
-    if (st < send) {
-      const int off = st * G::kRowBytes;
-#pragma unroll
-      for (int i = 0; i < G::kPieces; ++i) {
-        const bool ok = off + col[i] < row_bytes;  // whole 16-byte pieces
-        cp_async16_s(dst[i] + slot * G::kBytes, ok ? src[i] + off : p.w, ok);
-      }
-    }
-    cp_async_commit();
-  };
-  auto load_sz = [&](int cc, SZ& o) {
-    if (cc < nchunks) {
-      const int kk = cc * 4 + t;  // k / 32
-      const int grp = min(gshift >= 0 ? kk >> gshift : kk / gq, groups - 1);
-      o.s[0] = __ldg(sp + grp);
-      o.s[1] = __ldg(sp + grp + s1);
-      o.z[0] = zp ? int(__ldg(zp + grp)) : 0;
-      o.z[1] = zp ? int(__ldg(zp + grp + s1)) : 0;
-    }
-  };
-  // Activation rows m = 8 mt + g of this lane, at its k offset 32 t (nullptr: m >= M).
-  const void* xrow[MT];
-  const float* sxrow[MT][2];
-#pragma unroll
-  for (int mt = 0; mt < MT; ++mt) {
-    const int m = 8 * mt + g;
-    if (Q8)
-      xrow[mt] = m < M ? static_cast<const void*>(qx.q + int64_t(m) * K + 32 * t) : nullptr;
-    else
-      xrow[mt] = m < M ? static_cast<const void*>(static_cast<const uint16_t*>(p.x) +
-                                                  int64_t(m) * p.ldx + 32 * t)
-                       : nullptr;
-#pragma unroll
-    for (int j = 0; j < 2; ++j) {
-      const int mm = 8 * mt + 2 * t + j;
-      sxrow[mt][j] = Q8 && mm < M ? qx.sx + int64_t(mm) * groups : nullptr;
-    }
-  }
+  const uint32_t gq = uint32_t(p.gs >> 5);
+  const int gshift = (gq & (gq - 1)) == 0 ? __ffs(int(gq)) - 1 : -1;
+  const int64_t nchunks = (p.K + kChunk - 1) / kChunk;
 
   float acc[MT][4];
 #pragma unroll
   for (int i = 0; i < MT; ++i) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.0f;
 
-  // Scales and zero points: kSzAhead stages ahead, in registers (a ring of R slots, of which
-  // kSzAhead + 1 are live).
-  constexpr int kSzAhead = 2;
-  static_assert(kSzAhead < R, "");
-  SZ sz[R];
+  Slot<BITS> buf[PF + 1];
 #pragma unroll
-  for (int u = 0; u < R - 1; ++u) issue(sbeg + u, u);
-#pragma unroll
-  for (int u = 0; u < kSzAhead; ++u) load_sz((sbeg + u) * kWarps + warp, sz[u]);
+  for (int u = 0; u < PF; ++u) load_slot<BITS>(p, row, gshift, warp + kWarps * u, nchunks, t, buf[u]);
 
-  for (int s0 = sbeg; s0 < send; s0 += R) {
+  for (int64_t c = warp; c < nchunks; c += kWarps * (PF + 1)) {
 #pragma unroll
-    for (int u = 0; u < R; ++u) {
-      const int st = s0 + u;
-      if (st >= send) break;
-      cp_async_wait<R - 2>();
-      __syncthreads();  // stage st landed for every thread; slot (u - 1) % R is free
-      issue(st + R - 1, (u + R - 1) % R);
-      if (st + kSzAhead < send) load_sz((st + kSzAhead) * kWarps + warp, sz[(u + kSzAhead) % R]);
-      const int cc = st * kWarps + warp;
-      if (cc >= nchunks) continue;
-      const bool kok = cc * kChunk + 32 * t < K;
-      const SZ& sl = sz[u];
+    for (int u = 0; u <= PF; ++u) {
+      const int64_t cc = c + kWarps * u;
+      load_slot<BITS>(p, row, gshift, cc + kWarps * PF, nchunks, t, buf[(u + PF) % (PF + 1)]);
+      if (cc >= nchunks) break;
+      const Slot<BITS>& sl = buf[u];
+      const int64_t k0 = cc * kChunk + 32 * t;
+      const bool kok = k0 < p.K;
       // Activations: 32 consecutive k of rows m = 8*mt + g. Issued first so that their latency
       // hides under the weight dequantization; permuted to the weights' pair order after.
       uint32_t xb[MT][16];
       float sxv[MT][2];  // int8 mode: sx of the output rows m = 8 mt + 2 t + j, group cc
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt) {
+        const int64_t m = 8 * mt + g;
         if (Q8) {
 #pragma unroll
-          for (int j = 0; j < 2; ++j)
-            sxv[mt][j] = (kok && sxrow[mt][j]) ? __ldg(sxrow[mt][j] + cc) : 0.0f;
+          for (int j = 0; j < 2; ++j) {
+            const int64_t mm = 8 * mt + 2 * t + j;
+            sxv[mt][j] = (kok && mm < p.M) ? __ldg(qx.sx + mm * p.groups + cc) : 0.0f;
+          }
         }
-        if (kok && xrow[mt]) {
+        if (kok && m < p.M) {
           if (Q8)
-            load_q32(static_cast<const int8_t*>(xrow[mt]) + cc * kChunk, xb[mt]);
+            load_q32(qx.q + m * p.K + k0, xb[mt]);
           else
-            load_x32(xrow[mt], cc * kChunk, x_vec, xb[mt]);
+            load_x32(p.x, m * p.ldx + k0, x_vec, xb[mt]);
         } else {
 #pragma unroll
           for (int i = 0; i < 16; ++i) xb[mt][i] = 0;
         }
       }
-      // This warp's 128-k chunk of rows g and g+8 from the stage.
-      WRaw<BITS> wr[kRows];
-      const uint8_t* sb = smem + u * G::kBytes + warp * (kChunk * BITS / 8) + t * (BITS * 4);
-#pragma unroll
-      for (int r = 0; r < kRows; ++r)
-#pragma unroll
-        for (int v = 0; v < (BITS == 4 ? 1 : 2); ++v)
-          wr[r].v[v] = *reinterpret_cast<const uint4*>(sb + (g + 8 * r) * G::kStride + 16 * v);
-      const uint32_t* w0 = reinterpret_cast<const uint32_t*>(wr[0].v);
-      const uint32_t* w1 = reinterpret_cast<const uint32_t*>(wr[1].v);
       Deq<T> d0, d1;
       d0.init(sl.s[0], sl.z[0]);
       d1.init(sl.s[1], sl.z[1]);
+      uint32_t a0[16], a1[16];
+      dequant32<T, BITS, !SA>(sl.w[0], d0, a0);
+      dequant32<T, BITS, !SA>(sl.w[1], d1, a1);
+      if (BITS == 4) {
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+          for (int j = 0; j < 4; ++j) {
+            uint32_t tmp[4];
+            permute_x4(xb[mt] + 4 * j, tmp);
+#pragma unroll
+            for (int i = 0; i < 4; ++i) xb[mt][4 * j + i] = tmp[i];
+          }
+      }
       // Two independent accumulator chains per m tile (even / odd steps) halve the
       // dependent-mma latency per chunk; they are summed in a fixed order.
       float part[MT][2][4];
@@ -269,34 +247,10 @@ __global__ void __launch_bounds__(kWarps * 32, MT == 1 ? 3 : 2)
         for (int q = 0; q < 2; ++q)
 #pragma unroll
           for (int e = 0; e < 4; ++e) part[mt][q][e] = 0.0f;
-      // Step s: weight pairs (2s, 2s+1) of rows g / g+8 and X pairs (2s, 2s+1), dequantized
-      // word by word right before their mma (few live registers).
+      // Step s: weight pairs (2s, 2s+1) of rows g / g+8 and X pairs (2s, 2s+1).
 #pragma unroll
       for (int s = 0; s < 8; ++s) {
-        uint32_t q0[2], q1[2];
-        if (BITS == 4) {
-          // word j = s / 2 gives the pairs of steps 2j and 2j+1; its X pairs are permuted once.
-          if ((s & 1) == 0) {
-#pragma unroll
-            for (int mt = 0; mt < MT; ++mt) {
-              uint32_t tmp[4];
-              permute_x4(xb[mt] + 2 * s, tmp);
-#pragma unroll
-              for (int i = 0; i < 4; ++i) xb[mt][2 * s + i] = tmp[i];
-            }
-          }
-          uint32_t e0[4], e1[4];
-          d0.template w4<!SA>(w0[s >> 1], e0);
-          d1.template w4<!SA>(w1[s >> 1], e1);
-          q0[0] = e0[2 * (s & 1)];
-          q0[1] = e0[2 * (s & 1) + 1];
-          q1[0] = e1[2 * (s & 1)];
-          q1[1] = e1[2 * (s & 1) + 1];
-        } else {
-          d0.template w8<!SA>(w0[s], q0);
-          d1.template w8<!SA>(w1[s], q1);
-        }
-        const uint32_t a[4] = {q0[0], q1[0], q0[1], q1[1]};
+        const uint32_t a[4] = {a0[2 * s], a1[2 * s], a0[2 * s + 1], a1[2 * s + 1]};
 #pragma unroll
         for (int mt = 0; mt < MT; ++mt) {
           const uint32_t b[2] = {xb[mt][2 * s], xb[mt][2 * s + 1]};
@@ -322,141 +276,58 @@ __global__ void __launch_bounds__(kWarps * 32, MT == 1 ? 3 : 2)
       }
     }
   }
-  cp_async_wait<0>();
-  __syncthreads();  // every warp is done with the stages: the reduction reuses their memory
 
-  float(*red)[MT * 4][32] = reinterpret_cast<float(*)[MT * 4][32]>(smem);
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
     for (int i = 0; i < 4; ++i) red[warp][mt * 4 + i][lane] = acc[mt][i];
   __syncthreads();
-  [[maybe_unused]] float* fin = reinterpret_cast<float*>(smem) + kWarps * MT * 4 * 32;
   for (int e = threadIdx.x; e < MT * 4 * 32; e += kWarps * 32) {
     const int l = e & 31, i = (e >> 5) & 3, mt = e >> 7;
     float v = 0.0f;
 #pragma unroll
     for (int wi = 0; wi < kWarps; ++wi) v += red[wi][mt * 4 + i][l];
-#if __CUDA_ARCH__ >= 900
-    if (gridDim.y > 1) {
-      fin[e] = v;
-      continue;
-    }
-#endif
     const int64_t n = n0 + (l >> 2) + (i >= 2 ? 8 : 0);
     const int64_t m = 8 * mt + 2 * (l & 3) + (i & 1);
-    if (n < p.N && m < M) store_y(p.y, m * p.ldy + n, p.yt, p.row_scale ? v * p.row_scale[m] : v);
+    if (n < p.N && m < p.M) store_y(p.y, m * p.ldy + n, p.yt, p.row_scale ? v * p.row_scale[m] : v);
   }
-#if __CUDA_ARCH__ >= 900
-  // Split K: the tile's gridDim.y blocks form one cluster; block 0 adds the others' sums from
-  // their shared memory in split order (deterministic), then all leave together.
-  if (gridDim.y > 1) {
-    cg::cluster_group cluster = cg::this_cluster();
-    cluster.sync();
-    if (blockIdx.y == 0) {
-      for (int e = threadIdx.x; e < MT * 4 * 32; e += kWarps * 32) {
-        const int l = e & 31, i = (e >> 5) & 3, mt = e >> 7;
-        float v = fin[e];
-        for (unsigned r = 1; r < gridDim.y; ++r) v += cluster.map_shared_rank(fin, r)[e];
-        const int64_t n = n0 + (l >> 2) + (i >= 2 ? 8 : 0);
-        const int64_t m = 8 * mt + 2 * (l & 3) + (i & 1);
-        if (n < p.N && m < M)
-          store_y(p.y, m * p.ldy + n, p.yt, p.row_scale ? v * p.row_scale[m] : v);
-      }
-    }
-    cluster.sync();
-  }
-#endif
-}
-
-// Split K over a cluster of S blocks per 16-row tile when the tiles alone fill the GPU's
-// block slots unevenly (N = 8192: 512 tiles on 396 slots leave a 30 % second wave): the S
-// minimizing waves x (stages per split + 2 for the pipeline ramp), S <= 8 (portable clusters),
-// smallest on ties. Only where the loaded kernel binary has clusters (sm_90+).
-int g_decode_splits = 0;  // > 0: forced (tests/gpu/decode_probe.cu)
-
-int choose_splits(int64_t tiles, int nstages, int slots) {
-  if (g_decode_splits > 0) return g_decode_splits;
-  int best = 1;
-  int64_t best_cost = -1;
-  for (int sp = 1; sp <= 8 && sp <= nstages; ++sp) {
-    const int64_t waves = (tiles * sp + slots - 1) / slots;
-    const int64_t cost = waves * ((nstages + sp - 1) / sp + 2);
-    if (best_cost < 0 || cost < best_cost) best = sp, best_cost = cost;
-  }
-  return best;
-}
-
-template <int XT, int BITS, int MT, bool SA, bool Q8>
-cudaError_t launch_one(const KParams& p, bool x_vec, const QuantX& qx, int sms, cudaStream_t s) {
-  constexpr int smem = Stage<BITS>::kSmem;
-  static_assert(smem >= kWarps * MT * 4 * 32 * 4 + MT * 4 * 32 * 4,
-                "the reductions reuse the stage memory");
-  auto kern = decode_kernel<XT, BITS, MT, SA, Q8>;
-  // Once per kernel: above 48 KB of dynamic shared memory needs the opt-in; the binary's
-  // architecture says whether it has the cluster split.
-  struct Init {
-    cudaError_t err;
-    bool clusters;
-  };
-  static const Init init = [&] {
-    Init r{cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), false};
-    cudaFuncAttributes fa;
-    if (r.err == cudaSuccess) r.err = cudaFuncGetAttributes(&fa, kern);
-    if (r.err == cudaSuccess) r.clusters = fa.binaryVersion >= 90;
-    return r;
-  }();
-  if (init.err != cudaSuccess) return init.err;
-  const int64_t tiles = (p.N + 15) / 16;
-  const int nstages = int((p.K + kWarps * kChunk - 1) / (kWarps * kChunk));
-  int splits = init.clusters ? choose_splits(tiles, nstages, sms * (MT == 1 ? 3 : 2)) : 1;
-  const int sps = (nstages + splits - 1) / splits;
-  splits = (nstages + sps - 1) / sps;  // no empty split
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = dim3(unsigned(tiles), unsigned(splits));
-  cfg.blockDim = dim3(kWarps * 32);
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = s;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim.x = 1;
-  attr[0].val.clusterDim.y = unsigned(splits);
-  attr[0].val.clusterDim.z = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = splits > 1 ? 1 : 0;
-  return cudaLaunchKernelEx(&cfg, kern, p, x_vec, qx, sps);
 }
 
 template <int XT, int BITS, bool SA, bool Q8>
-cudaError_t launch_mt(const KParams& p, bool x_vec, const QuantX& qx, int sms, cudaStream_t s) {
-  return p.M <= 8 ? launch_one<XT, BITS, 1, SA, Q8>(p, x_vec, qx, sms, s)
-                  : launch_one<XT, BITS, 2, SA, Q8>(p, x_vec, qx, sms, s);
+cudaError_t launch_mt(const KParams& p, bool x_vec, const QuantX& qx, cudaStream_t s) {
+  const dim3 grid(unsigned((p.N + 15) / 16));
+  if (p.M <= 8)
+    decode_kernel<XT, BITS, 1, SA, Q8><<<grid, kWarps * 32, 0, s>>>(p, x_vec, qx);
+  else
+    decode_kernel<XT, BITS, 2, SA, Q8><<<grid, kWarps * 32, 0, s>>>(p, x_vec, qx);
+  return cudaGetLastError();
 }
 
 template <int XT>
-cudaError_t launch_bits(const KParams& p, bool x_vec, int sms, cudaStream_t s) {
+cudaError_t launch_bits(const KParams& p, bool x_vec, cudaStream_t s) {
   const QuantX none{nullptr, nullptr, nullptr};
   const bool sa = p.gs % kChunk == 0;
   if (p.bits == 4)
-    return sa ? launch_mt<XT, 4, true, false>(p, x_vec, none, sms, s)
-              : launch_mt<XT, 4, false, false>(p, x_vec, none, sms, s);
-  return sa ? launch_mt<XT, 8, true, false>(p, x_vec, none, sms, s)
-            : launch_mt<XT, 8, false, false>(p, x_vec, none, sms, s);
+    return sa ? launch_mt<XT, 4, true, false>(p, x_vec, none, s)
+              : launch_mt<XT, 4, false, false>(p, x_vec, none, s);
+  return sa ? launch_mt<XT, 8, true, false>(p, x_vec, none, s)
+            : launch_mt<XT, 8, false, false>(p, x_vec, none, s);
 }
 
 }  // namespace
 
-cudaError_t launch_decode_float(const KParams& p, int num_sms, cudaStream_t s) {
+cudaError_t launch_decode_float(const KParams& p, int /*num_sms*/, cudaStream_t s) {
   // fp32 X is converted first
   if ((p.xt != 0 && p.xt != 1) || !decode_shape_ok(p)) return cudaErrorInvalidValue;
   const bool x_vec = (reinterpret_cast<uintptr_t>(p.x) % 16 == 0) && ((p.ldx * 2) % 16 == 0);
-  return p.xt == 1 ? launch_bits<1>(p, x_vec, num_sms, s) : launch_bits<0>(p, x_vec, num_sms, s);
+  return p.xt == 1 ? launch_bits<1>(p, x_vec, s) : launch_bits<0>(p, x_vec, s);
 }
 
-cudaError_t launch_decode_int8(const KParams& p, const QuantX& qx, int num_sms, cudaStream_t s) {
+cudaError_t launch_decode_int8(const KParams& p, const QuantX& qx, int /*num_sms*/,
+                               cudaStream_t s) {
   if (p.gs != kChunk || p.M > 16 || !decode_shape_ok(p)) return cudaErrorInvalidValue;
-  return p.bits == 4 ? launch_mt<0, 4, true, true>(p, false, qx, num_sms, s)
-                     : launch_mt<0, 8, true, true>(p, false, qx, num_sms, s);
+  return p.bits == 4 ? launch_mt<0, 4, true, true>(p, false, qx, s)
+                     : launch_mt<0, 8, true, true>(p, false, qx, s);
 }
 
 }  // namespace cuda

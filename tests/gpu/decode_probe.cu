@@ -1,15 +1,18 @@
-// Decode (M = 1) diagnostics for the cuda backend: where does the W4 decode kernel's time go?
-// Times, on the same weights (rotated past L2, random bytes) and in one process:
-//   copy    a 2 GiB device-to-device copy (the PERFORMANCE.md ceiling, bytes read + written)
+// Decode diagnostics for the cuda backend: where does the decode kernel's time go?
+// Times, on the same weights (random bytes, rotated past L2) and in one process:
+//   copy    a 1 GiB device-to-device copy (the PERFORMANCE.md ceiling, bytes read + written)
 //   read    read-only kernels with the decode kernel's access pattern (16 rows per 256-thread
 //           block, 8 warps splitting K, a register ring of PF chunks in flight) at 16 / 32 bytes
-//           per thread and row, and the same bytes read 1 KB contiguous per warp and chunk
-//   decode  the library's decode kernel (launch_decode_float, compiled in from cuda_gemv.cu)
-//           on DRAM-resident weights and on weights that stay in L2 (no rotation): the second
-//           is its compute / latency bound.
-// Build and run on the GPU machine:
+//           per thread and row, and the same bytes read 1 KB contiguous per warp and chunk; at
+//           the occupancy their registers allow and at 2 blocks per SM (as the decode kernel)
+//   decode  the library's decode kernel (launch_decode_float, compiled in from cuda_gemv.cu),
+//           fp16 X, groups of 128 with zero points, M = 1 (also 4 and 16 with `decode`), and
+//           for 70B.attn also on one weight copy (no rotation)
+// Modes: no argument = everything; `decode` = the decode rows only; `ncu` = one decode shape
+// (70B.up W4 M=1) for a profiler. Build and run on the GPU machine:
 //   nvcc -O3 -std=c++17 -arch=sm_90a -Icsrc -Icsrc/include tests/gpu/decode_probe.cu \
-//     -o /tmp/decode_probe && /tmp/decode_probe
+//     -o /tmp/decode_probe && /tmp/decode_probe [decode|ncu]
+// Findings (H200, 2026-12-02) are in tests/gpu/README.md.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -234,16 +237,10 @@ int main(int argc, char** argv) {
           p.zp = z[c];
           CK(launch_decode_float(p, 132, 0));
         };
-        for (int sp : {0, 1, 2, 3, 4}) {
-          if (sp > 0 && M != 1) continue;
-          g_decode_splits = sp;
-          char label[64];
-          std::snprintf(label, sizeof label, "decode M=%d splits %s%d, DRAM", M, sp ? "" : "auto ",
-                        sp ? sp : choose_splits((N + 15) / 16, int((K + 1023) / 1024), 132 * (M <= 8 ? 3 : 2)));
-          report(label, tm.median_us([&](int i) { dec(i % copies); }, 30),
-                 bytes + (M - 1) * (K + N) * 2.0);
-        }
-        g_decode_splits = 0;
+        char label[64];
+        std::snprintf(label, sizeof label, "decode (library) M=%d, DRAM", M);
+        report(label, tm.median_us([&](int i) { dec(i % copies); }, 30),
+               bytes + (M - 1) * (K + N) * 2.0);
         if (wbytes < (40ll << 20) && M == 1)
           report("decode (library), L2-resident", tm.median_us([&](int) { dec(0); }, 30), bytes);
       }
