@@ -13,8 +13,8 @@
 // (int8) 16-byte loads per weight row (rows g and g+8 of the tile), coalesced 64/128 bytes per
 // row per quad, 2 (int4) / 1 (int8) further chunks' weights, scales and zero points in flight.
 // Inner loop per 32-bit weight word: 4-bit: 1 shift, 4 lop3 (the int4 sign flip folded into
-// the magic-number lop3), 4 hsub2/hfma2 (+4 hmul2 when the scale is folded in) for 8 weights; 8-bit: 2 x (prmt, hsub2 [, hmul2]) for 4 weights; then
-// 2 (bits=4) / 1 (bits=8) mma per word and row pair, in two independent accumulator chains.
+// the magic-number lop3), 4 hsub2/hfma2 (+4 hmul2 when the scale is folded in) for 8 weights;
+// 8-bit: 2 x (prmt, hsub2 [, hmul2]) for 4 weights; then 2 (bits=4) / 1 (bits=8) mma per word and row pair, in two independent accumulator chains.
 // group_size % 128 == 0: mma on the exact q - zp, fp32 scale on each chunk's partial sums;
 // otherwise the scale is folded into the fp16/bf16 weight (one rounding).
 // Measured (H100 80GB, 2026-11-23, fp16, g128 + zp, (28672, 8192)): W4 M=1 77.8 us = 54% of the

@@ -36,7 +36,8 @@ struct QuantX {
   int32_t* sq;
 };
 
-// Shapes the decode kernels index in 32 bits: K < 2^30 and N * groups < 2^31.
+// Shapes the decode kernels take: K < 2^30 and N * groups < 2^31 (their group index is 32-bit
+// arithmetic on k / 32; larger shapes go to the GEMM kernels, which index in 64 bits).
 inline bool decode_shape_ok(const KParams& p) {
   return p.K < (int64_t(1) << 30) && p.N * p.groups < (int64_t(1) << 31);
 }
