@@ -14,7 +14,8 @@
 // row per quad, 2 (int4) / 1 (int8) further chunks' weights, scales and zero points in flight.
 // Inner loop per 32-bit weight word: 4-bit: 1 shift, 4 lop3 (the int4 sign flip folded into
 // the magic-number lop3), 4 hsub2/hfma2 (+4 hmul2 when the scale is folded in) for 8 weights;
-// 8-bit: 2 x (prmt, hsub2 [, hmul2]) for 4 weights; then 2 (bits=4) / 1 (bits=8) mma per word and row pair, in two independent accumulator chains.
+// 8-bit: 2 x (prmt, hsub2 [, hmul2]) for 4 weights; then 2 (bits=4) / 1 (bits=8) mma per
+// word and row pair, in two independent accumulator chains.
 // group_size % 128 == 0: mma on the exact q - zp, fp32 scale on each chunk's partial sums;
 // otherwise the scale is folded into the fp16/bf16 weight (one rounding).
 // Measured (H100 80GB, 2026-11-23, fp16, g128 + zp, (28672, 8192)): W4 M=1 77.8 us = 54% of the
@@ -186,7 +187,8 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
 
   Slot<BITS> buf[PF + 1];
 #pragma unroll
-  for (int u = 0; u < PF; ++u) load_slot<BITS>(p, row, gshift, warp + kWarps * u, nchunks, t, buf[u]);
+  for (int u = 0; u < PF; ++u)
+    load_slot<BITS>(p, row, gshift, warp + kWarps * u, nchunks, t, buf[u]);
 
   for (int64_t c = warp; c < nchunks; c += kWarps * (PF + 1)) {
 #pragma unroll

@@ -46,8 +46,8 @@ inline bool decode_shape_ok(const KParams& p) {
 // decode_shape_ok (cuda_gemv.cu).
 cudaError_t launch_decode_float(const KParams& p, int num_sms, cudaStream_t s);
 
-// int8 mode, M <= 16, group_size == 128, decode_shape_ok, w 16-byte aligned, qx.q in natural order (quantized
-// with permute4 = false) (cuda_gemv.cu).
+// int8 mode, M <= 16, group_size == 128, decode_shape_ok, w 16-byte aligned, qx.q in natural
+// order (quantized with permute4 = false) (cuda_gemv.cu).
 cudaError_t launch_decode_int8(const KParams& p, const QuantX& qx, int num_sms, cudaStream_t s);
 
 // float mode, tensor cores, group_size % 32 == 0, x fp16/bf16 with 16-byte aligned rows,
