@@ -42,6 +42,7 @@ qmm_status avx512_run(const Problem& p, const Options& o, const PackedWeights* p
   const bool int8 = o.compute == QMM_COMPUTE_INT8;
   // float decode on canonical weights: read the rows in place (avx512_rows.cpp)
   if (!pw && !int8 && M <= (p.bits == 8 ? kRowsMaxM : kRowsMaxM4)) return rows_float_run(p, o);
+  if (!pw && int8 && rows_int8_covers(p)) return rows_int8_run(p, o);
   // float mode bits=4: the VDPBF16PS kernel (avx512_bf16.cpp) where it is fast, else the FMA
   // one; canonical weights are gathered without the nibble reorder (raw panels, same results)
   const bool bf16 = !int8 && p.bits == 4 && dpbf16_fast();

@@ -66,6 +66,10 @@ qmm_status avx512_run(const Problem& p, const Options& o, const PackedWeights* p
 constexpr int64_t kRowsMaxM = 4;
 constexpr int64_t kRowsMaxM4 = 2;
 qmm_status rows_float_run(const Problem& p, const Options& o);
+// int8 mode on canonical weights, the same row walk with VPDPBUSD (avx512_rows.cpp), where
+// rows_int8_covers: M <= kRowsMaxM, group_size % 128 == 0 (bits=4) / % 64 == 0 (bits=8).
+bool rows_int8_covers(const Problem& p);
+qmm_status rows_int8_run(const Problem& p, const Options& o);
 // True where VDPBF16PS is as fast as VFMADD231PS (AMD CPUs with AVX512_BF16): the float bits=4
 // kernels then use it (avx512_bf16.cpp, and avx512_rows.cpp for groups of 128k).
 bool dpbf16_fast();

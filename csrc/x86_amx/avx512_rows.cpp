@@ -18,6 +18,16 @@
 // thread in a fixed order (bit-identical for any thread count). Results are not bit-identical
 // to the panel kernels (other summation order), both are within the SPEC bound.
 //
+// int8 mode (rows_int8_run), M <= kRowsMaxM, groups of 128k (bits=4) / 64k (bits=8): the same
+// row walk with VPDPBUSD on the quantized X (SPEC section 4, prepare_int8_rows). A 64-byte load
+// of one weight row, xor 0x88 (0x80), gives the unsigned u = q + 8 (q + 128) of 128 (64) k:
+// bits=4 as two vectors (low nibbles = even k, VPSRLW + VPAND for the odd k), X stored per
+// 128-k block as its 64 even-k then its 64 odd-k bytes (arrange_q4). Per group and output the
+// 16 lanes are added (exact int32: |sum| <= 65536 * 255 * 127 < 2^31, wrapping sums of the
+// parts are exact), the offset removed exactly, isum = sum u*q - (8 + zp) * sum q (128 + zp),
+// then acc += (sx * s) * float(isum) in increasing g with a separate multiply and add: the
+// scalar backend's arithmetic, so the results are the same bit for bit.
+//
 // AMD CPUs with AVX512_BF16 (dpbf16_fast), M = 1, bits=4, group_size % 128 == 0: VDPBF16PS
 // instead (rows_tile_bf16), with the weight trick of avx512_bf16.cpp on canonical dwords: lane
 // j of a 64-byte load holds k = 8j .. 8j+7 of one row (nibble n is k = 8j + n); one shift
@@ -277,7 +287,159 @@ void run_rows_m(const Problem& p, const void* xr, const float* xsum, int nt) {
   }
 }
 
+// Quantized X for rows_tile_int8<4>: per 128-k block its 64 even-k bytes, then its 64 odd-k.
+void arrange_q4(const int8_t* q, int64_t K, int8_t* qa) {
+  for (int64_t b = 0; b < K; b += 128)
+    for (int j = 0; j < 64; ++j) {
+      qa[b + j] = q[b + 2 * j];
+      qa[b + 64 + j] = q[b + 2 * j + 1];
+    }
+}
+
+// The lane sums of four int32 vectors: (sum a, sum b, sum c, sum d) in 13 operations.
+inline __m128i reduce4(__m512i a, __m512i b, __m512i c, __m512i d) {
+  // per 128-bit lane: (a0+a2, b0+b2, a1+a3, b1+b3), then the full 4-lane sums of a, b, c, d
+  const __m512i ab = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+  const __m512i cd = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
+  const __m512i t = _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
+  const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(t), _mm512_extracti64x4_epi64(t, 1));
+  return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+// R weight rows (w, stride rb; scales s and zero points z, stride G) x MR rows of quantized X
+// (xq, stride K; bits=4 arranged by arrange_q4; sx / sq stride G), groups g0..g1-1:
+// acc[r * MR + m] += (sx[m][g] * s[r][g]) * float(isum[r][m][g]) in increasing g.
+template <int BITS, int MR, int R>
+void rows_tile_int8(const uint8_t* w, int64_t rb, const float* s, const int8_t* z, int64_t G,
+                    int64_t gs, int64_t g0, int64_t g1, const int8_t* xq, int64_t K,
+                    const float* sx, const int32_t* sq, float* acc) {
+  constexpr int kK = BITS == 4 ? 128 : 64;  // k per 64-byte load of a weight row
+  constexpr int32_t kOff = BITS == 4 ? 8 : 128;
+  const __m512i flip = _mm512_set1_epi8(char(BITS == 4 ? 0x88 : 0x80));
+  const __m512i low = _mm512_set1_epi8(0x0f);
+  const PrefetchPlan pf(R, rb, g0 * gs * BITS / 8, g1 * gs * BITS / 8);
+  constexpr int NA = R * MR;
+  static_assert(NA <= 4, "one 4-lane epilogue per group");
+  alignas(16) float in[4] = {};
+  for (int i = 0; i < NA; ++i) in[i] = acc[i];
+  __m128 av = _mm_load_ps(in);
+  for (int64_t g = g0; g < g1; ++g) {
+    __m512i ia[R][MR];
+    for (int r = 0; r < R; ++r)
+      for (int m = 0; m < MR; ++m) ia[r][m] = _mm512_setzero_si512();
+    for (int64_t k = g * gs; k < (g + 1) * gs; k += kK) {
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* wp = w + r * rb + k * BITS / 8;
+        prefetch(pf.at(wp, k * BITS / 8));
+        const __m512i v = _mm512_xor_si512(_mm512_loadu_si512(wp), flip);
+        if (BITS == 4) {
+          const __m512i lo = _mm512_and_si512(v, low);
+          const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+          for (int m = 0; m < MR; ++m) {
+            const int8_t* xm = xq + m * K + k;
+            ia[r][m] = _mm512_dpbusd_epi32(ia[r][m], lo, _mm512_loadu_si512(xm));
+            ia[r][m] = _mm512_dpbusd_epi32(ia[r][m], hi, _mm512_loadu_si512(xm + 64));
+          }
+        } else {
+          for (int m = 0; m < MR; ++m)
+            ia[r][m] = _mm512_dpbusd_epi32(ia[r][m], v, _mm512_loadu_si512(xq + m * K + k));
+        }
+      }
+    }
+    // The R * MR (<= 4) group sums at once, then the epilogue on 4 lanes (output i = r * MR + m)
+    // with the scalar backend's operations per lane: exact int32, one conversion, mul, add.
+    const __m512i zero = _mm512_setzero_si512();
+    const __m128i sums = reduce4(ia[0][0], NA > 1 ? ia[(1 / MR) % R][1 % MR] : zero,
+                                 NA > 2 ? ia[(2 / MR) % R][2 % MR] : zero,
+                                 NA > 3 ? ia[(3 / MR) % R][3 % MR] : zero);
+    // lane i = r * MR + m; lanes >= NA are zero (built in registers: no store forwarding)
+    auto lane = [&](int i, auto f) { return i < NA ? f(i / MR, i % MR) : decltype(f(0, 0))(0); };
+    auto offf = [&](int r, int) { return kOff + (z ? int32_t(z[r * G + g]) : 0); };
+    auto sqf = [&](int, int m) { return sq[m * G + g]; };
+    auto sxf = [&](int, int m) { return sx[m * G + g]; };
+    auto sf = [&](int r, int) { return s[r * G + g]; };
+    const __m128i offv = _mm_setr_epi32(lane(0, offf), lane(1, offf), lane(2, offf), lane(3, offf));
+    const __m128i sqv = _mm_setr_epi32(lane(0, sqf), lane(1, sqf), lane(2, sqf), lane(3, sqf));
+    const __m128 sxv = _mm_setr_ps(lane(0, sxf), lane(1, sxf), lane(2, sxf), lane(3, sxf));
+    const __m128 sv = _mm_setr_ps(lane(0, sf), lane(1, sf), lane(2, sf), lane(3, sf));
+    // wrapping int32 arithmetic: the exact value fits, so the modular result is exact
+    const __m128i isum = _mm_sub_epi32(sums, _mm_mullo_epi32(offv, sqv));
+    av = _mm_add_ps(av, _mm_mul_ps(_mm_mul_ps(sxv, sv), _mm_cvtepi32_ps(isum)));
+  }
+  alignas(16) float out[4];
+  _mm_store_ps(out, av);
+  for (int i = 0; i < NA; ++i) acc[i] = out[i];
+}
+
+template <int BITS, int MR>
+void run_rows_int8(const Problem& p, const int8_t* xq, const float* sx, const int32_t* sq,
+                   int nt) {
+  constexpr int R = MR == 1 ? 4 : MR == 2 ? 2 : 1;
+  const int64_t N = p.N, G = p.groups, gs = p.group_size, rb = p.row_bytes();
+  // groups per pass: the MR rows of quantized X for one pass stay within kXChunkBytes (L1)
+  const int64_t gc = std::max<int64_t>(1, kXChunkBytes / (MR * gs));
+  const int64_t blocks = (N + kBlockRows - 1) / kBlockRows;
+#pragma omp parallel for schedule(static) num_threads(nt)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t n0 = b * kBlockRows;
+    const int rows = int(std::min<int64_t>(kBlockRows, N - n0));
+    float acc[kBlockRows * MR] = {};
+    for (int64_t g0 = 0; g0 < G; g0 += gc) {
+      const int64_t g1 = std::min(G, g0 + gc);
+      for (int r = 0; r < rows;) {
+        const int64_t n = n0 + r;
+        const int8_t* zr = p.zp ? p.zp + n * G : nullptr;
+        if (rows - r >= R) {
+          rows_tile_int8<BITS, MR, R>(p.w + n * rb, rb, p.scales + n * G, zr, G, gs, g0, g1, xq,
+                                      p.K, sx, sq, acc + r * MR);
+          r += R;
+        } else {
+          rows_tile_int8<BITS, MR, 1>(p.w + n * rb, rb, p.scales + n * G, zr, G, gs, g0, g1, xq,
+                                      p.K, sx, sq, acc + r * MR);
+          r += 1;
+        }
+      }
+    }
+    for (int r = 0; r < rows; ++r)
+      for (int m = 0; m < MR; ++m)
+        store_from_f32(p.y, m * p.ldy + n0 + r, p.y_dtype, acc[r * MR + m]);
+  }
+}
+
+template <int BITS>
+void run_rows_int8_m(const Problem& p, const int8_t* xq, const float* sx, const int32_t* sq,
+                     int nt) {
+  switch (p.M) {
+    case 1: run_rows_int8<BITS, 1>(p, xq, sx, sq, nt); break;
+    case 2: run_rows_int8<BITS, 2>(p, xq, sx, sq, nt); break;
+    case 3: run_rows_int8<BITS, 3>(p, xq, sx, sq, nt); break;
+    default: run_rows_int8<BITS, 4>(p, xq, sx, sq, nt); break;
+  }
+}
+
 }  // namespace
+
+bool rows_int8_covers(const Problem& p) {
+  return p.M <= kRowsMaxM && p.group_size % (p.bits == 4 ? 128 : 64) == 0;
+}
+
+qmm_status rows_int8_run(const Problem& p, const Options& o) {
+  const int64_t M = p.M, K = p.K, G = p.groups;
+  ScratchBuffer q(size_t(M) * size_t(K) + 64), qa(size_t(M) * size_t(K) + 64),
+      sx(size_t(M) * size_t(G) * 4 + 64), sq(size_t(M) * size_t(G) * 4 + 64);
+  if (!q.p || !qa.p || !sx.p || !sq.p)
+    return set_error(QMM_OUT_OF_MEMORY, "avx512: could not allocate activation buffers");
+  prepare_int8_rows(p.x, p.ldx, p.x_dtype, int(M), K, p.group_size, q.as<int8_t>(), K,
+                    p.group_size, sx.as<float>(), sq.as<int32_t>(), 1);
+  const int nt = threads_for_work(o.num_threads, (long long)M * p.N * K);
+  if (p.bits == 8) {
+    run_rows_int8_m<8>(p, q.as<int8_t>(), sx.as<float>(), sq.as<int32_t>(), nt);
+    return QMM_OK;
+  }
+  for (int64_t m = 0; m < M; ++m) arrange_q4(q.as<int8_t>() + m * K, K, qa.as<int8_t>() + m * K);
+  run_rows_int8_m<4>(p, qa.as<int8_t>(), sx.as<float>(), sq.as<int32_t>(), nt);
+  return QMM_OK;
+}
 
 qmm_status rows_float_run(const Problem& p, const Options& o) {
   const int64_t M = p.M, K = p.K, G = p.groups;
