@@ -13,6 +13,10 @@
 #   bench      bench/gpu_check.sh (qmm_bench quick + `qmatmul bench` on cuda and the best CPU
 #              backend; QMM_BENCH_SUITE=quick|full) -> $OUT/gpu_check.tar.gz with RESULTS.md
 #   xeonbench  tests/x86_xeon/xeon_test bench (avx512/amx timing table, 1 and 16 threads)
+#   xeondecode tests/x86_xeon/xeon_test bench decode (avx512 packed vs canonical, M = 1, 2, 4,
+#              float and int8)
+#   probe      tests/gpu/decode_probe.cu built and run (QMM_PROBE_MODE: decode (default), ncu,
+#              or all for the read-pattern rows too)
 # Full logs under $OUT; the last lines printed are the summary.
 set -u
 cd "$(dirname "$0")/.."
@@ -78,6 +82,16 @@ for step in $STEPS; do
       timeout 300 "$B/xeon_test" bench "${QMM_XEON_BUDGET:-120}" full > "$OUT/xeon_bench.log" 2>&1
       note "xeon bench: rc=$? ($((SECONDS - t0))s)"
       cat "$OUT/xeon_bench.log" ;;
+    xeondecode)
+      timeout 300 "$B/xeon_test" bench "${QMM_XEON_BUDGET:-100}" decode > "$OUT/xeon_decode.log" 2>&1
+      note "xeon decode bench: rc=$? ($((SECONDS - t0))s)"
+      cat "$OUT/xeon_decode.log" ;;
+    probe)
+      nvcc -O3 -std=c++17 -arch=sm_90a -Icsrc -Icsrc/include tests/gpu/decode_probe.cu \
+        -o "$B/decode_probe" > "$OUT/probe_build.log" 2>&1 &&
+        timeout 120 "$B/decode_probe" ${QMM_PROBE_MODE:-decode} > "$OUT/probe.log" 2>&1
+      note "decode probe: rc=$? ($((SECONDS - t0))s)"
+      cat "$OUT/probe.log" ;;
     *) note "unknown step $step" ;;
   esac
 done
