@@ -87,8 +87,8 @@ for step in $STEPS; do
       note "xeon decode bench: rc=$? ($((SECONDS - t0))s)"
       cat "$OUT/xeon_decode.log" ;;
     probe)
-      mkdir -p "$B" && nvcc -O3 -std=c++17 -arch=sm_90a -Icsrc -Icsrc/include tests/gpu/decode_probe.cu \
-        -o "$B/decode_probe" > "$OUT/probe_build.log" 2>&1 &&
+      mkdir -p "$B" && nvcc -O3 -std=c++17 -arch=sm_90a -Icsrc -Icsrc/include \
+        tests/gpu/decode_probe.cu -o "$B/decode_probe" > "$OUT/probe_build.log" 2>&1 &&
         timeout 120 "$B/decode_probe" ${QMM_PROBE_MODE:-decode} > "$OUT/probe.log" 2>&1
       note "decode probe: rc=$? ($((SECONDS - t0))s)"
       cat "$OUT/probe.log" ;;
