@@ -125,9 +125,10 @@ void prepare_bf16_rows(const void* x, int64_t ldx, qmm_dtype xt, int rows, int m
   const size_t xsz = xt == QMM_DTYPE_F32 ? 4 : 2;
 #pragma omp parallel num_threads(nthreads)
   {
-    float* xr = static_cast<float*>(aligned_alloc64(size_t(K) * sizeof(float)));
+    float* xr = nullptr;  // allocated by the threads that get a row (the team may be larger)
 #pragma omp for schedule(static)
     for (int m = 0; m < rows; ++m) {
+      if (!xr) xr = static_cast<float*>(aligned_alloc64(size_t(K) * sizeof(float)));
       convert_to_f32(static_cast<const char*>(x) + size_t(m) * size_t(ldx) * xsz, xt, K, xr);
       for (int64_t k = 0; k < K; k += 16) {
         const size_t at = size_t(k / gs) * size_t(mpad) * size_t(gs) + size_t(m) * size_t(gs) +

@@ -7,8 +7,9 @@
 // panel's canonical rows (Panel::pf); prepacked weights are read in place. Float mode bits=4
 // gathers raw panels (no nibble reorder, no offset; the kernels read them with bit-identical
 // results) and runs the VDPBF16PS kernel (avx512_bf16.cpp) on AMD CPUs with AVX512_BF16, the
-// FMA kernel (avx512_float.cpp) elsewhere (see dpbf16_fast). Float mode with M <= kRowsMaxM (bits=8) or
-// kRowsMaxM4 (bits=4) on canonical weights skips the panels: avx512_rows.cpp reads the weight rows in place.
+// FMA kernel (avx512_float.cpp) elsewhere (see dpbf16_fast). On canonical weights, float mode
+// with M <= kRowsMaxM (bits=8) or kRowsMaxM4 (bits=4), and int8 mode where rows_int8_covers,
+// skip the panels: avx512_rows.cpp reads the weight rows in place.
 // Every output element is computed by one thread in a fixed order: bit-identical for any
 // thread count.
 #include <omp.h>

@@ -169,9 +169,10 @@ void prepare_int8_rows(const void* x, int64_t ldx, qmm_dtype xt, int rows, int64
   const size_t xsz = dsize(xt);
 #pragma omp parallel num_threads(nthreads)
   {
-    float* xr = static_cast<float*>(aligned_alloc64(size_t(K) * sizeof(float)));
+    float* xr = nullptr;  // allocated by the threads that get a row (the team may be larger)
 #pragma omp for schedule(static)
     for (int m = 0; m < rows; ++m) {
+      if (!xr) xr = static_cast<float*>(aligned_alloc64(size_t(K) * sizeof(float)));
       convert_to_f32(static_cast<const char*>(x) + size_t(m) * size_t(ldx) * xsz, xt, K, xr);
       for (int64_t g = 0; g < G; ++g)
         sx[m * G + g] = quantize_group(xr + g * gs, gs, q + m * q_row + g * q_group, &sq[m * G + g]);

@@ -20,13 +20,13 @@
 //
 // int8 mode (rows_int8_run), M <= kRowsMaxM, groups of 128k (bits=4) / 64k (bits=8): the same
 // row walk with VPDPBUSD on the quantized X (SPEC section 4, prepare_int8_rows). A 64-byte load
-// of one weight row, xor 0x88 (0x80), gives the unsigned u = q + 8 (q + 128) of 128 (64) k:
+// of one weight row, xor 0x88 (0x80), gives the unsigned u = w + 8 (w + 128) of 128 (64) k:
 // bits=4 as two vectors (low nibbles = even k, VPSRLW + VPAND for the odd k), X stored per
 // 128-k block as its 64 even-k then its 64 odd-k bytes (arrange_q4). Per group and output the
 // 16 lanes are added (exact int32: |sum| <= 65536 * 255 * 127 < 2^31, wrapping sums of the
-// parts are exact), the offset removed exactly, isum = sum u*q - (8 + zp) * sum q (128 + zp),
-// then acc += (sx * s) * float(isum) in increasing g with a separate multiply and add: the
-// scalar backend's arithmetic, so the results are the same bit for bit.
+// parts are exact), the offset removed exactly, isum = sum u*q - (8 + zp) * sum q (128 + zp)
+// with q the quantized X, then acc += (sx * s) * float(isum) in increasing g with a separate
+// multiply and add: the scalar backend's arithmetic, so the results are the same bit for bit.
 //
 // AMD CPUs with AVX512_BF16 (dpbf16_fast), M = 1, bits=4, group_size % 128 == 0: VDPBF16PS
 // instead (rows_tile_bf16), with the weight trick of avx512_bf16.cpp on canonical dwords: lane
@@ -420,12 +420,14 @@ void run_rows_int8_m(const Problem& p, const int8_t* xq, const float* sx, const 
 }  // namespace
 
 bool rows_int8_covers(const Problem& p) {
-  return p.M <= kRowsMaxM && p.group_size % (p.bits == 4 ? 128 : 64) == 0;
+  // group_size <= 65536 keeps every exact group sum within int32 (see rows_tile_int8)
+  return p.M <= kRowsMaxM && p.group_size % (p.bits == 4 ? 128 : 64) == 0 &&
+         p.group_size <= 65536;
 }
 
 qmm_status rows_int8_run(const Problem& p, const Options& o) {
   const int64_t M = p.M, K = p.K, G = p.groups;
-  ScratchBuffer q(size_t(M) * size_t(K) + 64), qa(size_t(M) * size_t(K) + 64),
+  ScratchBuffer q(size_t(M) * size_t(K) + 64), qa(p.bits == 4 ? size_t(M) * size_t(K) + 64 : 64),
       sx(size_t(M) * size_t(G) * 4 + 64), sq(size_t(M) * size_t(G) * 4 + 64);
   if (!q.p || !qa.p || !sx.p || !sq.p)
     return set_error(QMM_OUT_OF_MEMORY, "avx512: could not allocate activation buffers");
