@@ -9,12 +9,15 @@ import pytest
 import qmatmul
 from conftest import ACT_DTYPES, BF16, HOST_BACKENDS, check_result, make_weights, make_x, poisoned
 
-# (M, N, K, group_size): M covers {1, 2, 3, 7, 16, 33, 128}; N and K avoid tile multiples;
+# (M, N, K, group_size): M covers {1, 2, 3, 4, 7, 16, 33, 128}; N and K avoid tile multiples;
 # group sizes: multiples of 32, -1 (= K, including K not a multiple of 32) and odd ones.
+# M <= 4 with groups of 128k reach the avx512 row kernels (float and int8 mode).
 SHAPES = [
     (1, 67, 768, 128),
     (1, 203, 2048, 256),
     (2, 33, 256, 32),
+    (2, 70, 1024, 128),
+    (4, 37, 512, 128),
     (3, 130, 512, 64),
     (7, 45, 768, 256),
     (16, 67, 768, -1),
