@@ -226,6 +226,49 @@ float offset_term(const float* s, const int8_t* z, int offset, const float* xsum
 // without the lo halves (rows_tile_bf16, X as arrange_x_bf16).
 enum Kind { kFma = 0, kBf16 = 1, kBf16HiOnly = 2 };
 
+// The work split both row drivers share: threads take blocks of kBlockRows weight rows (static
+// schedule: every output is computed by one thread in a fixed order). block(n0, rows) runs per
+// block; inside it, row_passes walks K in passes of gc groups, each pass over the block's rows
+// in tiles of R rows (1 for the remainder): tile(rr, r, g0, g1), rr the tile's rows as an
+// std::integral_constant.
+template <class Block>
+inline void for_row_blocks(int64_t N, int nt, Block&& block) {
+  const int64_t blocks = (N + kBlockRows - 1) / kBlockRows;
+#pragma omp parallel for schedule(static) num_threads(nt)
+  for (int64_t b = 0; b < blocks; ++b)
+    block(b * kBlockRows, int(std::min<int64_t>(kBlockRows, N - b * kBlockRows)));
+}
+
+template <int R, class Tile>
+inline void row_passes(int rows, int64_t G, int64_t gc, Tile&& tile) {
+  for (int64_t g0 = 0; g0 < G; g0 += gc) {
+    const int64_t g1 = std::min(G, g0 + gc);
+    for (int r = 0; r < rows;) {
+      if (rows - r >= R) {
+        tile(std::integral_constant<int, R>(), r, g0, g1);
+        r += R;
+      } else {
+        tile(std::integral_constant<int, 1>(), r, g0, g1);
+        r += 1;
+      }
+    }
+  }
+}
+
+// Weight rows per tile for MR rows of X (8 accumulator chains in flight for the FMA kernels).
+template <int MR> constexpr int kTileRows = MR == 1 ? 4 : MR == 2 ? 2 : 1;
+
+// f(std::integral_constant<int, M>()) for M = 1 .. 4 (the row kernels' rows of X).
+template <class F>
+inline void with_rows_of_x(int64_t M, F&& f) {
+  switch (M) {
+    case 1: f(std::integral_constant<int, 1>()); break;
+    case 2: f(std::integral_constant<int, 2>()); break;
+    case 3: f(std::integral_constant<int, 3>()); break;
+    default: f(std::integral_constant<int, 4>()); break;
+  }
+}
+
 template <int BITS, int MR, int KIND, int RR>
 inline void tile(const Problem& p, int64_t n, int64_t g0, int64_t g1, const void* xr, __m512* tot) {
   const int64_t G = p.groups, rb = p.row_bytes();
@@ -239,30 +282,16 @@ inline void tile(const Problem& p, int64_t n, int64_t g0, int64_t g1, const void
 
 template <int BITS, int MR, int KIND>
 void run_rows(const Problem& p, const void* xr, const float* xsum, int nt) {
-  constexpr int R = MR == 1 ? 4 : MR == 2 ? 2 : 1;
-  const int64_t N = p.N, G = p.groups, gs = p.group_size;
+  const int64_t G = p.groups, gs = p.group_size;
   // groups per pass: the MR rows of X for one pass (4 bytes per k) stay within kXChunkBytes (L1)
   const int64_t gc = std::max<int64_t>(1, kXChunkBytes / (MR * 4 * gs));
-  const int64_t blocks = (N + kBlockRows - 1) / kBlockRows;
   const int offset = KIND == kFma ? 0 : 24;  // the bf16 kernels multiply by w + 24
-#pragma omp parallel for schedule(static) num_threads(nt)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t n0 = b * kBlockRows;
-    const int rows = int(std::min<int64_t>(kBlockRows, N - n0));
+  for_row_blocks(p.N, nt, [&](int64_t n0, int rows) {
     __m512 tot[kBlockRows * MR];
     for (auto& v : tot) v = _mm512_setzero_ps();
-    for (int64_t g0 = 0; g0 < G; g0 += gc) {
-      const int64_t g1 = std::min(G, g0 + gc);
-      for (int r = 0; r < rows;) {
-        if (rows - r >= R) {
-          tile<BITS, MR, KIND, R>(p, n0 + r, g0, g1, xr, tot + r * MR);
-          r += R;
-        } else {
-          tile<BITS, MR, KIND, 1>(p, n0 + r, g0, g1, xr, tot + r * MR);
-          r += 1;
-        }
-      }
-    }
+    row_passes<kTileRows<MR>>(rows, G, gc, [&](auto rr, int r, int64_t g0, int64_t g1) {
+      tile<BITS, MR, KIND, decltype(rr)::value>(p, n0 + r, g0, g1, xr, tot + r * MR);
+    });
     for (int r = 0; r < rows; ++r) {
       const int64_t n = n0 + r;
       for (int m = 0; m < MR; ++m) {
@@ -273,18 +302,7 @@ void run_rows(const Problem& p, const void* xr, const float* xsum, int nt) {
         store_from_f32(p.y, m * p.ldy + n, p.y_dtype, v);
       }
     }
-  }
-}
-
-// FMA rows for M = 1 .. kRowsMaxM (bits=4: avx512_run sends M <= kRowsMaxM4 only)
-template <int BITS>
-void run_rows_m(const Problem& p, const void* xr, const float* xsum, int nt) {
-  switch (p.M) {
-    case 1: run_rows<BITS, 1, kFma>(p, xr, xsum, nt); break;
-    case 2: run_rows<BITS, 2, kFma>(p, xr, xsum, nt); break;
-    case 3: run_rows<BITS, 3, kFma>(p, xr, xsum, nt); break;
-    default: run_rows<BITS, 4, kFma>(p, xr, xsum, nt); break;
-  }
+  });
 }
 
 // Quantized X for rows_tile_int8<4>: per 128-k block its 64 even-k bytes, then its 64 odd-k.
@@ -374,47 +392,21 @@ void rows_tile_int8(const uint8_t* w, int64_t rb, const float* s, const int8_t* 
 template <int BITS, int MR>
 void run_rows_int8(const Problem& p, const int8_t* xq, const float* sx, const int32_t* sq,
                    int nt) {
-  constexpr int R = MR == 1 ? 4 : MR == 2 ? 2 : 1;
-  const int64_t N = p.N, G = p.groups, gs = p.group_size, rb = p.row_bytes();
+  const int64_t G = p.groups, gs = p.group_size, rb = p.row_bytes();
   // groups per pass: the MR rows of quantized X for one pass stay within kXChunkBytes (L1)
   const int64_t gc = std::max<int64_t>(1, kXChunkBytes / (MR * gs));
-  const int64_t blocks = (N + kBlockRows - 1) / kBlockRows;
-#pragma omp parallel for schedule(static) num_threads(nt)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t n0 = b * kBlockRows;
-    const int rows = int(std::min<int64_t>(kBlockRows, N - n0));
+  for_row_blocks(p.N, nt, [&](int64_t n0, int rows) {
     float acc[kBlockRows * MR] = {};
-    for (int64_t g0 = 0; g0 < G; g0 += gc) {
-      const int64_t g1 = std::min(G, g0 + gc);
-      for (int r = 0; r < rows;) {
-        const int64_t n = n0 + r;
-        const int8_t* zr = p.zp ? p.zp + n * G : nullptr;
-        if (rows - r >= R) {
-          rows_tile_int8<BITS, MR, R>(p.w + n * rb, rb, p.scales + n * G, zr, G, gs, g0, g1, xq,
-                                      p.K, sx, sq, acc + r * MR);
-          r += R;
-        } else {
-          rows_tile_int8<BITS, MR, 1>(p.w + n * rb, rb, p.scales + n * G, zr, G, gs, g0, g1, xq,
-                                      p.K, sx, sq, acc + r * MR);
-          r += 1;
-        }
-      }
-    }
+    row_passes<kTileRows<MR>>(rows, G, gc, [&](auto rr, int r, int64_t g0, int64_t g1) {
+      const int64_t n = n0 + r;
+      rows_tile_int8<BITS, MR, decltype(rr)::value>(
+          p.w + n * rb, rb, p.scales + n * G, p.zp ? p.zp + n * G : nullptr, G, gs, g0, g1, xq,
+          p.K, sx, sq, acc + r * MR);
+    });
     for (int r = 0; r < rows; ++r)
       for (int m = 0; m < MR; ++m)
         store_from_f32(p.y, m * p.ldy + n0 + r, p.y_dtype, acc[r * MR + m]);
-  }
-}
-
-template <int BITS>
-void run_rows_int8_m(const Problem& p, const int8_t* xq, const float* sx, const int32_t* sq,
-                     int nt) {
-  switch (p.M) {
-    case 1: run_rows_int8<BITS, 1>(p, xq, sx, sq, nt); break;
-    case 2: run_rows_int8<BITS, 2>(p, xq, sx, sq, nt); break;
-    case 3: run_rows_int8<BITS, 3>(p, xq, sx, sq, nt); break;
-    default: run_rows_int8<BITS, 4>(p, xq, sx, sq, nt); break;
-  }
+  });
 }
 
 }  // namespace
@@ -431,15 +423,21 @@ qmm_status rows_int8_run(const Problem& p, const Options& o) {
       sx(size_t(M) * size_t(G) * 4 + 64), sq(size_t(M) * size_t(G) * 4 + 64);
   if (!q.p || !qa.p || !sx.p || !sq.p)
     return set_error(QMM_OUT_OF_MEMORY, "avx512: could not allocate activation buffers");
+  float* sxp = sx.as<float>();
+  int32_t* sqp = sq.as<int32_t>();
   prepare_int8_rows(p.x, p.ldx, p.x_dtype, int(M), K, p.group_size, q.as<int8_t>(), K,
-                    p.group_size, sx.as<float>(), sq.as<int32_t>(), 1);
+                    p.group_size, sxp, sqp, 1);
   const int nt = threads_for_work(o.num_threads, (long long)M * p.N * K);
   if (p.bits == 8) {
-    run_rows_int8_m<8>(p, q.as<int8_t>(), sx.as<float>(), sq.as<int32_t>(), nt);
+    with_rows_of_x(M, [&](auto mr) {
+      run_rows_int8<8, decltype(mr)::value>(p, q.as<int8_t>(), sxp, sqp, nt);
+    });
     return QMM_OK;
   }
   for (int64_t m = 0; m < M; ++m) arrange_q4(q.as<int8_t>() + m * K, K, qa.as<int8_t>() + m * K);
-  run_rows_int8_m<4>(p, qa.as<int8_t>(), sx.as<float>(), sq.as<int32_t>(), nt);
+  with_rows_of_x(M, [&](auto mr) {
+    run_rows_int8<4, decltype(mr)::value>(p, qa.as<int8_t>(), sxp, sqp, nt);
+  });
   return QMM_OK;
 }
 
@@ -465,11 +463,16 @@ qmm_status rows_float_run(const Problem& p, const Options& o) {
     return QMM_OK;
   }
   if (p.bits == 8) {  // natural order: the kernel reads the converted rows as they are
-    run_rows_m<8>(p, xf.p, xs.as<float>(), nt);
+    with_rows_of_x(M, [&](auto mr) {
+      run_rows<8, decltype(mr)::value, kFma>(p, xf.p, xs.as<float>(), nt);
+    });
     return QMM_OK;
   }
   for (int64_t m = 0; m < M; ++m) arrange_x4(xf.as<float>() + m * K, K, xr.as<float>() + m * K);
-  run_rows_m<4>(p, xr.p, xs.as<float>(), nt);
+  // FMA rows for M = 1 .. kRowsMaxM4 at 4 bits (avx512_run sends no more)
+  with_rows_of_x(M, [&](auto mr) {
+    run_rows<4, decltype(mr)::value, kFma>(p, xr.p, xs.as<float>(), nt);
+  });
   return QMM_OK;
 }
 
