@@ -1,6 +1,8 @@
 // Portable scalar numerics shared by every CPU backend: fp16/bf16 <-> fp32 conversions with
 // IEEE round-to-nearest-even, int4 unpacking, and the int8 mode's activation quantizer exactly
 // as docs/semantics.md specifies (the reference the SIMD quantizers must match bit for bit).
+// Internal linkage: ISA-specific files include this header too, and an inline function with
+// external linkage compiled with their flags could be the copy the linker keeps for baseline code.
 #pragma once
 
 #include <cmath>
@@ -11,18 +13,18 @@
 
 namespace qmm {
 
-inline float bits_to_f32(uint32_t u) {
+static inline float bits_to_f32(uint32_t u) {
   float f;
   std::memcpy(&f, &u, 4);
   return f;
 }
-inline uint32_t f32_to_bits(float f) {
+static inline uint32_t f32_to_bits(float f) {
   uint32_t u;
   std::memcpy(&u, &f, 4);
   return u;
 }
 
-inline float f16_to_f32(uint16_t h) {
+static inline float f16_to_f32(uint16_t h) {
   const uint32_t sign = uint32_t(h & 0x8000u) << 16;
   const uint32_t exp = (h >> 10) & 0x1f;
   const uint32_t man = h & 0x3ffu;
@@ -35,7 +37,7 @@ inline float f16_to_f32(uint16_t h) {
   return bits_to_f32(sign | ((exp + 112) << 23) | (man << 13));
 }
 
-inline uint16_t f32_to_f16(float f) {
+static inline uint16_t f32_to_f16(float f) {
   const uint32_t u = f32_to_bits(f);
   const uint32_t sign = (u >> 16) & 0x8000u;
   const uint32_t a = u & 0x7fffffffu;
@@ -61,17 +63,17 @@ inline uint16_t f32_to_f16(float f) {
   return uint16_t(sign | r);
 }
 
-inline float bf16_to_f32(uint16_t b) { return bits_to_f32(uint32_t(b) << 16); }
+static inline float bf16_to_f32(uint16_t b) { return bits_to_f32(uint32_t(b) << 16); }
 
-inline uint16_t f32_to_bf16(float f) {
+static inline uint16_t f32_to_bf16(float f) {
   const uint32_t u = f32_to_bits(f);
   if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40u);  // quiet NaN
   return uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
-inline size_t dtype_size(qmm_dtype t) { return t == QMM_DTYPE_F32 ? 4 : 2; }
+static inline size_t dtype_size(qmm_dtype t) { return t == QMM_DTYPE_F32 ? 4 : 2; }
 
-inline float load_as_f32(const void* base, int64_t i, qmm_dtype t) {
+static inline float load_as_f32(const void* base, int64_t i, qmm_dtype t) {
   switch (t) {
     case QMM_DTYPE_F16: return f16_to_f32(static_cast<const uint16_t*>(base)[i]);
     case QMM_DTYPE_BF16: return bf16_to_f32(static_cast<const uint16_t*>(base)[i]);
@@ -79,7 +81,7 @@ inline float load_as_f32(const void* base, int64_t i, qmm_dtype t) {
   }
 }
 
-inline void store_from_f32(void* base, int64_t i, qmm_dtype t, float v) {
+static inline void store_from_f32(void* base, int64_t i, qmm_dtype t, float v) {
   switch (t) {
     case QMM_DTYPE_F16: static_cast<uint16_t*>(base)[i] = f32_to_f16(v); break;
     case QMM_DTYPE_BF16: static_cast<uint16_t*>(base)[i] = f32_to_bf16(v); break;
@@ -91,7 +93,7 @@ inline void store_from_f32(void* base, int64_t i, qmm_dtype t, float v) {
 void convert_to_f32(const void* src, qmm_dtype t, int64_t n, float* dst);
 
 // Signed int4 element k of a packed row (low nibble = even k).
-inline int int4_at(const uint8_t* row, int64_t k) {
+static inline int int4_at(const uint8_t* row, int64_t k) {
   const uint8_t b = row[k >> 1];
   const int nib = (k & 1) ? (b >> 4) : (b & 0xf);
   return (nib ^ 8) - 8;
@@ -101,7 +103,7 @@ inline int int4_at(const uint8_t* row, int64_t k) {
 // "int8 mode"): returns sx and writes q; `sum_q` receives the sum of q.
 //   a = max |x| (NaN if any x is NaN), inv = 127/a, q = clamp(rint(x*inv), -127, 127)
 //   (a NaN product gives q = 0), sx = a/127; a == 0 gives q = 0, sx = 0.
-inline float quantize_group_int8(const float* x, int64_t n, int8_t* q, int32_t* sum_q) {
+static inline float quantize_group_int8(const float* x, int64_t n, int8_t* q, int32_t* sum_q) {
   float a = 0.0f;
   bool nan = false;
   for (int64_t i = 0; i < n; ++i) {

@@ -26,15 +26,14 @@ namespace x512 {
 
 namespace {
 
-
 constexpr int64_t kRowBlock = 256;
+
+}  // namespace
 
 // VDPBF16PS is as fast as VFMADD231PS on AMD Zen 4 (one per cycle per pipe, measured on an EPYC
 // VM: the bf16 kernel 1.9x faster than the FMA one at M=1, 1.55x at M=16, one thread) but takes
 // both vector ports for two cycles on the Xeon (Sapphire Rapids class: 0.74 ns per instruction vs
 // 0.18 ns per FMA, 2026-12-01), where the bf16 kernel was slower than the FMA one. So the bf16
-}  // namespace
-
 // kernel runs only on AMD CPUs with AVX512_BF16.
 bool dpbf16_fast() { return cpu_features().amd && cpu_features().avx512bf16; }
 
@@ -42,7 +41,7 @@ qmm_status avx512_run(const Problem& p, const Options& o, const PackedWeights* p
   const int64_t M = p.M, N = p.N, K = p.K, G = p.groups, gs = p.group_size;
   const bool int8 = o.compute == QMM_COMPUTE_INT8;
   // float decode on canonical weights: read the rows in place (avx512_rows.cpp)
-  if (!pw && !int8 && M <= (p.bits == 8 ? kRowsMaxM : kRowsMaxM4)) return rows_float_run(p, o);
+  if (!pw && !int8 && rows_float_covers(p)) return rows_float_run(p, o);
   if (!pw && int8 && rows_int8_covers(p)) return rows_int8_run(p, o);
   // float mode bits=4: the VDPBF16PS kernel (avx512_bf16.cpp) where it is fast, else the FMA
   // one; canonical weights are gathered without the nibble reorder (raw panels, same results)

@@ -65,6 +65,7 @@ qmm_status avx512_run(const Problem& p, const Options& o, const PackedWeights* p
 // so bits=4 M = 3, 4 keep the panel path.
 constexpr int64_t kRowsMaxM = 4;
 constexpr int64_t kRowsMaxM4 = 2;
+bool rows_float_covers(const Problem& p);
 qmm_status rows_float_run(const Problem& p, const Options& o);
 // int8 mode on canonical weights, the same row walk with VPDPBUSD (avx512_rows.cpp), where
 // rows_int8_covers: M <= kRowsMaxM, group_size % 128 == 0 (bits=4) / % 64 == 0 (bits=8).

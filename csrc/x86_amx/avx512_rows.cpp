@@ -441,9 +441,14 @@ qmm_status rows_int8_run(const Problem& p, const Options& o) {
   return QMM_OK;
 }
 
+bool rows_float_covers(const Problem& p) {
+  return p.M <= (p.bits == 8 ? kRowsMaxM : kRowsMaxM4);
+}
+
 qmm_status rows_float_run(const Problem& p, const Options& o) {
   const int64_t M = p.M, K = p.K, G = p.groups;
-  ScratchBuffer xf(size_t(M) * size_t(K) * 4 + 64), xr(size_t(M) * size_t(K) * 4 + 64),
+  ScratchBuffer xf(size_t(M) * size_t(K) * 4 + 64),
+      xr(p.bits == 4 ? size_t(M) * size_t(K) * 4 + 64 : 64),  // arranged X (bits=8: natural)
       xs(size_t(M) * size_t(G) * 4 + 64);
   if (!xf.p || !xr.p || !xs.p)
     return set_error(QMM_OUT_OF_MEMORY, "avx512: could not allocate activation buffers");

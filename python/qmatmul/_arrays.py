@@ -78,7 +78,7 @@ def view(obj, name: str) -> View:
             name_ = dt.name
         itemsize = dt.itemsize
         bstrides = obj.strides
-        if obj.flags.c_contiguous and itemsize == 1:
+        if itemsize == 1:
             strides = bstrides
         else:
             for d, s in zip(obj.shape, bstrides):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import functools
 import json
 import math
 import os
@@ -556,6 +557,17 @@ class CpuRunner:
         dt_code = {"f16": _core.DTYPE_F16, "bf16": _core.DTYPE_BF16, "f32": _core.DTYPE_F32}[dtype]
         isz = np.dtype(xdt).itemsize
         out: List[Result] = []
+        # --packed: the pool in each (backend, compute)'s own layout, made once for all cases
+        # (every case of this group has the pool's shape, bits and group size)
+        packed_pool: dict = {}
+
+        def packed_for(b, comp):
+            if (b, comp) not in packed_pool:
+                packed_pool[(b, comp)] = [
+                    self.qm.PackedWeights(w, s, z, c0.group_size, c0.bits, backend=b,
+                                          compute=comp) for w, s, z in pool]
+            return packed_pool[(b, comp)]
+
         for case in cases:
             x = self.rng.uniform(-1.0, 1.0, size=(case.M, case.K)).astype(np.float32).astype(xdt)
             y = np.full((case.M, case.N), np.nan, dtype=xdt)
@@ -565,12 +577,9 @@ class CpuRunner:
                     name = b or _select_backend_name(_core, case, x, w0, s0, z0, y, dt_code, comp)
                     self.progress.update(f"{case.shape} M={case.M} {case.bits}b g{case.group_size} "
                                          f"{name}/{comp}")
-                    packed = None
-                    if self.args.packed:  # each copy of the pool in the backend's own layout
-                        packed = [self.qm.PackedWeights(w, s, z, case.group_size, case.bits,
-                                                        backend=b, compute=comp) for w, s, z in pool]
+                    label = name + ("+packed" if self.args.packed else "")
 
-                    def call(i, comp=comp, b=b, packed=packed):
+                    def call(i, comp=comp, b=b, packed=None):
                         if packed is not None:
                             packed[i % ncopies].matmul(x, compute=comp, out=y)
                             return
@@ -578,13 +587,15 @@ class CpuRunner:
                         self.qm.quantized_matmul(x, w, s, z, case.group_size, case.bits,
                                                  compute=comp, backend=b, out=y)
                     try:
+                        if self.args.packed:  # packing errors land in this case's row too
+                            call = functools.partial(call, packed=packed_for(b, comp))
                         times = time_calls(call, min_reps=self.args.min_reps,
                                            min_time=self.args.min_time, max_reps=self.args.max_reps)
-                        out.append(make_result(case, name + ("+packed" if packed else ""), comp,
-                                               dtype, ncopies, times, self.ceil, isz, isz, base,
+                        out.append(make_result(case, label, comp, dtype, ncopies, times,
+                                               self.ceil, isz, isz, base,
                                                "wall clock (perf_counter) per call"))
                     except (ValueError, RuntimeError, TypeError) as e:
-                        r = make_result(case, name, comp, dtype, ncopies, [float("nan")],
+                        r = make_result(case, label, comp, dtype, ncopies, [float("nan")],
                                         self.ceil, isz, isz, base)
                         r.error = str(e)
                         out.append(r)
