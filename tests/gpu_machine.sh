@@ -17,6 +17,9 @@
 #              float and int8)
 #   probe      tests/gpu/decode_probe.cu built and run (QMM_PROBE_MODE: decode (default), ncu,
 #              or all for the read-pattern rows too)
+#   gemmprobe  tests/gpu/gemm_probe.cu built (with cuBLAS when the toolkit has it) and run:
+#              the wgmma GEMM checked against the mma.sync GEMM, then both timed beside cuBLAS
+#              (QMM_GEMM_PROBE_MODE: all (default), check, time)
 # Full logs under $OUT; the last lines printed are the summary.
 set -u
 cd "$(dirname "$0")/.."
@@ -92,6 +95,14 @@ for step in $STEPS; do
         timeout 120 "$B/decode_probe" ${QMM_PROBE_MODE:-decode} > "$OUT/probe.log" 2>&1
       note "decode probe: rc=$? ($((SECONDS - t0))s)"
       cat "$OUT/probe.log" ;;
+    gemmprobe)
+      mkdir -p "$B"
+      gp() { nvcc -O3 -std=c++17 -arch=sm_90a --expt-relaxed-constexpr -Icsrc -Icsrc/include \
+        tests/gpu/gemm_probe.cu "$@" -o "$B/gemm_probe"; }
+      { gp -lcublas || gp -DQMM_NO_CUBLAS; } > "$OUT/gemm_probe_build.log" 2>&1 &&
+        timeout 300 "$B/gemm_probe" ${QMM_GEMM_PROBE_MODE:-all} > "$OUT/gemm_probe.log" 2>&1
+      note "gemm probe: rc=$? ($((SECONDS - t0))s) $(grep 'GEMM PROBE CHECK' "$OUT/gemm_probe.log")"
+      cat "$OUT/gemm_probe.log" ;;
     *) note "unknown step $step" ;;
   esac
 done

@@ -35,6 +35,8 @@ namespace {
 
 constexpr int kBK = 64;
 constexpr int kStages = 4;
+// Float mode on Hopper: the wgmma kernel (cuda_gemm_sm90.cu) takes M above this.
+constexpr int64_t kSm90MinM = 64;
 
 template <int MODE, class T, int BITS, int WM, int WN, int MT, int NT>
 struct Cfg {
@@ -350,6 +352,7 @@ cudaError_t int8_tiles(const KParams& p, const QuantX& qx, int num_sms, cudaStre
 }  // namespace
 
 cudaError_t launch_gemm_float(const KParams& p, int num_sms, cudaStream_t s) {
+  if (p.M > kSm90MinM && gemm_sm90_available()) return launch_gemm_float_sm90(p, s);
   if (p.xt == 1)
     return p.bits == 4 ? float_tiles<__nv_bfloat16, 4>(p, num_sms, s)
                        : float_tiles<__nv_bfloat16, 8>(p, num_sms, s);

@@ -9,6 +9,7 @@ add_library(qmm_cuda OBJECT
   ${PROJECT_SOURCE_DIR}/csrc/cuda/cuda_backend.cu
   ${PROJECT_SOURCE_DIR}/csrc/cuda/cuda_gemv.cu
   ${PROJECT_SOURCE_DIR}/csrc/cuda/cuda_gemm.cu
+  ${PROJECT_SOURCE_DIR}/csrc/cuda/cuda_gemm_sm90.cu
   ${PROJECT_SOURCE_DIR}/csrc/cuda/cuda_generic.cu
 )
 set_target_properties(qmm_cuda PROPERTIES

@@ -1,0 +1,336 @@
+// cuda float-mode GEMM for Hopper (sm_90a): wgmma with the dequantized weights as the
+// register operand. cuda_float_gemm_sm90.
+//
+// Y^T = dequant(W) . X^T: the MMA's M dimension is the weight's n (A = dequantized weights in
+// registers, 64 rows per warpgroup), its N dimension is X's rows (B = an X tile in shared
+// memory, K-major with the 128-byte swizzle, read by the tensor cores directly). So the
+// dequantized weights never touch shared memory and X needs no k permutation.
+//
+// Block: 4 warpgroups (512 threads), tile 256 weight rows x 128 X rows x 64 k per stage,
+// kStages-deep cp.async ring (X 16 KB + weights 8 KB (int4) / 16 KB (int8) per stage, zero-
+// filled past M, N, K). Per stage each warpgroup issues 4 wgmma.m64n128k16 (fp32 accumulate)
+// on the register fragments it dequantized from the stage's weight rows.
+//
+// A fragment of a warp (16 weight rows, 16 k): thread (g = lane / 4, t = lane % 4) holds rows g
+// and g + 8 at k = 2t, 2t + 1, 2t + 8, 2t + 9. From canonical int4 rows that is byte t of each
+// 4-byte word: a 32-k half stage of a row (16 bytes, words w0..w3) gives the thread one word
+// G = (w0.byte t, w1.byte t, w2.byte t, w3.byte t) (3 prmt); Deq::w4 turns it into the pairs
+// (nibble i, nibble i + 4), and 4 prmt regroup them into (k, k + 1) pairs. int8 rows: the
+// halfword t % 2 of words t / 2 and 2 + t / 2 of each 16-byte k16 chunk (2 select + 1 prmt).
+// Dequantization is Deq's: s * (q - zp) with q - zp exact and one rounding (as cuda_gemm.cu).
+//
+// Shared memory written by cp.async (generic proxy) is read by wgmma (async proxy): each
+// thread fences (fence.proxy.async) after its copies land and before the block barrier.
+// Requires what launch_gemm_float requires (group_size % 32 == 0, 16-byte aligned X rows and
+// weights) and a device of compute capability 9.0 running the sm_90a build of this file.
+#include "cuda/cuda_common.cuh"
+#include "cuda/cuda_kernels.h"
+
+namespace qmm {
+namespace cuda {
+namespace {
+namespace sm90 {
+
+constexpr int kBM = 128;  // X rows per block (the wgmma N)
+constexpr int kBN = 256;  // weight rows per block (4 warpgroups x 64)
+constexpr int kBK = 64;   // k per stage
+constexpr int kThreads = 512;
+constexpr int kXS = kBM * kBK * 2;  // X bytes per stage: 128-byte rows, 1024-byte aligned
+
+template <int BITS> struct Sm90Cfg {
+  static constexpr int kStages = BITS == 4 ? 6 : 5;
+  static constexpr int WR = kBK * BITS / 8;  // weight row bytes per stage
+  static constexpr int WS = kBN * WR;
+  static constexpr int kStageBytes = kXS + WS;  // multiple of 1024
+  static constexpr int kSmem = kStages * kStageBytes + 1024;  // + alignment slack
+};
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ == 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define QMM_SM90_WGMMA 1
+#endif
+
+#ifdef QMM_SM90_WGMMA
+// The 64 accumulator operands of an m64n128 wgmma.
+#define QMM_WGMMA_D64 \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
+  "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
+  "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
+  "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
+
+// Shared-memory matrix descriptor: K-major, 128-byte swizzle, 8-row groups 1024 bytes apart.
+__device__ __forceinline__ uint64_t desc_sw128(uint32_t saddr) {
+  uint64_t d = uint64_t((saddr & 0x3FFFF) >> 4);
+  d |= uint64_t(1) << 16;             // leading byte offset (unused for swizzled K-major)
+  d |= uint64_t(1024 >> 4) << 32;     // stride byte offset
+  d |= uint64_t(1) << 62;             // 128-byte swizzle
+  return d;
+}
+
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() {
+  asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+}
+template <int N> __device__ __forceinline__ void wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
+}
+__device__ __forceinline__ void fence_proxy_async() {
+  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+}
+// Keeps the compiler from moving accumulator accesses across the asynchronous MMAs.
+__device__ __forceinline__ void fence_acc(float (&d)[64]) {
+#pragma unroll
+  for (int i = 0; i < 64; ++i) asm volatile("" : "+f"(d[i])::"memory");
+}
+
+// D[64 x 128] += A[64 x 16] (registers) * B[16 x 128] (shared, descriptor).
+template <class T>
+__device__ __forceinline__ void wgmma_128(float (&d)[64], const uint32_t a[4], uint64_t desc);
+template <>
+__device__ __forceinline__ void wgmma_128<__half>(float (&d)[64], const uint32_t a[4], uint64_t desc) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 "
+      QMM_WGMMA_D64 ", {%64, %65, %66, %67}, %68, p, 1, 1, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+        "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+        "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+        "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
+}
+template <>
+__device__ __forceinline__ void wgmma_128<__nv_bfloat16>(float (&d)[64], const uint32_t a[4],
+                                                         uint64_t desc) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+      QMM_WGMMA_D64 ", {%64, %65, %66, %67}, %68, p, 1, 1, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+        "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+        "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+        "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
+}
+#endif  // QMM_SM90_WGMMA
+
+template <class T, int BITS>
+__global__ void __launch_bounds__(kThreads, 1) gemm_sm90_kernel(KParams p) {
+#ifdef QMM_SM90_WGMMA
+  using C = Sm90Cfg<BITS>;
+  constexpr int S = C::kStages;
+  extern __shared__ uint8_t smem_raw[];
+  const uint32_t raw_addr = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
+  uint8_t* smem = smem_raw + (((raw_addr + 1023) & ~1023u) - raw_addr);
+  const uint32_t sbase = (raw_addr + 1023) & ~1023u;
+
+  const int tid = threadIdx.x;
+  const int lane = tid & 31, warp = tid >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int r0 = 16 * warp + g;  // this thread's first weight row in the tile (second: r0 + 8)
+
+  // Tile order: groups of up to 16 weight tiles, X tiles fastest inside a group, so the
+  // blocks resident at one time share their weight and X tiles in L2.
+  const int64_t tiles_m = (p.M + kBM - 1) / kBM, tiles_n = (p.N + kBN - 1) / kBN;
+  constexpr int64_t kGroupN = 16;
+  const int64_t b = blockIdx.x;
+  const int64_t grp_n0 = (b / (kGroupN * tiles_m)) * kGroupN;
+  const int64_t gn = min(kGroupN, tiles_n - grp_n0);
+  const int64_t within = b % (kGroupN * tiles_m);
+  const int64_t n0 = (grp_n0 + within % gn) * kBN;
+  const int64_t m0 = (within / gn) * kBM;
+  const int64_t K = p.K;
+  const int nk = int((K + kBK - 1) / kBK);
+
+  const uint8_t* xg = static_cast<const uint8_t*>(p.x);
+  const int64_t xstride = p.ldx * 2;
+  auto load_stage = [&](int slot, int kt) {
+    uint8_t* xs = smem + slot * C::kStageBytes;
+    uint8_t* ws = xs + kXS;
+    const int64_t kb = int64_t(kt) * kBK;
+#pragma unroll
+    for (int q = 0; q < kBM * 8 / kThreads; ++q) {  // X: 128 rows x 8 chunks of 16 bytes
+      const int i = tid + q * kThreads;
+      const int r = i >> 3, j = i & 7;
+      const int64_t m = m0 + r, k = kb + 8 * j;
+      const bool ok = m < p.M && k < K;
+      cp_async16(xs + r * 128 + ((j ^ (r & 7)) << 4), xg + (ok ? m * xstride + 2 * k : 0), ok);
+    }
+    constexpr int WCH = C::WR / 16;  // 16-byte chunks per weight row
+#pragma unroll
+    for (int q = 0; q < kBN * WCH / kThreads; ++q) {
+      const int i = tid + q * kThreads;
+      const int r = i / WCH, ch = i % WCH;
+      const int64_t n = n0 + r, k = kb + ch * (128 / BITS);
+      const bool ok = n < p.N && k < K;
+      cp_async16(ws + r * C::WR + ch * 16, p.w + (ok ? n * p.row_bytes + k * BITS / 8 : 0), ok);
+    }
+  };
+
+  float acc[64];
+#pragma unroll
+  for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
+
+#pragma unroll
+  for (int s = 0; s < S - 1; ++s) {
+    if (s < nk) load_stage(s, s);
+    cp_async_commit();
+  }
+
+  // Scales / zero points of this thread's two rows: the current group's in Deq, the next
+  // group's prefetched into registers when a group starts.
+  const int64_t nr[2] = {n0 + r0, n0 + r0 + 8};
+  Deq<T> deq[2];
+  float pf_s[2];
+  int pf_z[2];
+  auto load_pf = [&](int64_t gi) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const bool ok = nr[h] < p.N && gi < p.groups;
+      pf_s[h] = ok ? __ldg(p.scales + nr[h] * p.groups + gi) : 0.0f;
+      pf_z[h] = ok && p.zp ? int(__ldg(p.zp + nr[h] * p.groups + gi)) : 0;
+    }
+  };
+  const int gsteps = int(p.gs / 32);
+  int64_t grp = 0;
+  int in_grp = 0;
+  load_pf(0);
+  const uint32_t gsel = uint32_t(t) | (uint32_t(t + 4) << 4);  // byte t of two words
+
+  for (int kt = 0; kt < nk; ++kt) {
+    cp_async_wait<S - 2>();
+    fence_proxy_async();
+    __syncthreads();  // stage kt landed for every thread; stage kt - 1's MMAs are done
+    {
+      const int nxt = kt + S - 1;
+      if (nxt < nk) load_stage(nxt % S, nxt);
+      cp_async_commit();
+    }
+    const int slot = kt % S;
+    const uint8_t* ws = smem + slot * C::kStageBytes + kXS;
+
+    uint32_t a[4][4];  // [k16 chunk][fragment register]
+#pragma unroll
+    for (int hs = 0; hs < 2; ++hs) {  // 32-k half stages
+      const int64_t kstep = int64_t(kt) * kBK + 32 * hs;
+      if (kstep >= K) {  // K % 64 == 32: the last stage's second half (X is zero there too)
+#pragma unroll
+        for (int c = 2 * hs; c < 2 * hs + 2; ++c)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) a[c][e] = 0;
+        continue;
+      }
+      if (in_grp == 0) {
+#pragma unroll
+        for (int h = 0; h < 2; ++h) deq[h].init(pf_s[h], pf_z[h]);
+        load_pf(grp + 1);
+      }
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {  // rows r0 (fragment registers 0, 2) and r0 + 8 (1, 3)
+        const uint8_t* row = ws + (r0 + 8 * h) * C::WR;
+        if (BITS == 4) {
+          const uint4 v = *reinterpret_cast<const uint4*>(row + 16 * hs);
+          const uint32_t gw = prmt(prmt(v.x, v.y, gsel), prmt(v.z, v.w, gsel), 0x5410);
+          uint32_t o[4];
+          deq[h].w4(gw, o);  // (k 2t, 16+2t) (2t+1, 17+2t) (8+2t, 24+2t) (9+2t, 25+2t)
+          a[2 * hs][h] = prmt(o[0], o[1], 0x5410);
+          a[2 * hs][2 + h] = prmt(o[2], o[3], 0x5410);
+          a[2 * hs + 1][h] = prmt(o[0], o[1], 0x7632);
+          a[2 * hs + 1][2 + h] = prmt(o[2], o[3], 0x7632);
+        } else {
+#pragma unroll
+          for (int c = 0; c < 2; ++c) {
+            const uint4 v = *reinterpret_cast<const uint4*>(row + 32 * hs + 16 * c);
+            const uint32_t lo = (t >> 1) ? v.y : v.x, hi = (t >> 1) ? v.w : v.z;
+            const uint32_t gw = prmt(lo, hi, (t & 1) ? 0x7632 : 0x5410);
+            uint32_t o[2];
+            deq[h].w8(gw, o);  // (k 2t, 2t+1) (2t+8, 2t+9)
+            a[2 * hs + c][h] = o[0];
+            a[2 * hs + c][2 + h] = o[1];
+          }
+        }
+      }
+      if (++in_grp == gsteps) {
+        in_grp = 0;
+        ++grp;
+      }
+    }
+
+    const uint32_t xaddr = sbase + slot * C::kStageBytes;
+    fence_acc(acc);
+    wgmma_fence();
+#pragma unroll
+    for (int c = 0; c < 4; ++c) wgmma_128<T>(acc, a[c], desc_sw128(xaddr + 32 * c));
+    wgmma_commit();
+    wgmma_wait<0>();
+    fence_acc(acc);
+  }
+  cp_async_wait<0>();
+
+  // D fragment: acc[4j + e] = (weight row r0 + 8 (e >> 1), X row 8j + 2t + (e & 1)).
+#pragma unroll
+  for (int j = 0; j < 16; ++j)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int64_t m = m0 + 8 * j + 2 * t + (e & 1);
+      const int64_t n = nr[e >> 1];
+      if (m < p.M && n < p.N)
+        store_y(p.y, m * p.ldy + n, p.yt, p.row_scale ? acc[4 * j + e] * p.row_scale[m] : acc[4 * j + e]);
+    }
+#endif  // QMM_SM90_WGMMA
+}
+
+template <class T, int BITS> cudaError_t launch_t(const KParams& p, cudaStream_t s) {
+  using C = Sm90Cfg<BITS>;
+  auto kernel = gemm_sm90_kernel<T, BITS>;
+  static const cudaError_t attr =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmem);
+  if (attr != cudaSuccess) return attr;
+  const int64_t blocks = ((p.M + kBM - 1) / kBM) * ((p.N + kBN - 1) / kBN);
+  if (blocks > 0x7fffffff) return cudaErrorInvalidConfiguration;
+  kernel<<<unsigned(blocks), kThreads, C::kSmem, s>>>(p);
+  return cudaGetLastError();
+}
+
+}  // namespace sm90
+}  // namespace
+
+bool gemm_sm90_available() {
+  // The kernels hold wgmma code only in their sm_90a build, which runs on compute capability
+  // 9.0 alone; there cudaFuncGetAttributes reads PTX and binary version 90 (a JIT of the sm_80
+  // PTX would read 80 and hold an empty body). Cached per device.
+  static signed char state[64] = {};  // 0 unknown, 1 yes, -1 no
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) {
+    cudaGetLastError();
+    return false;
+  }
+  if (state[dev] == 0) {
+    cudaFuncAttributes a;
+    int major = 0, minor = 0;
+    const bool ok =
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess &&
+        major == 9 && minor == 0 &&
+        cudaFuncGetAttributes(&a, sm90::gemm_sm90_kernel<__half, 4>) == cudaSuccess &&
+        a.ptxVersion == 90 && a.binaryVersion == 90;
+    cudaGetLastError();
+    state[dev] = ok ? 1 : -1;
+  }
+  return state[dev] == 1;
+}
+
+cudaError_t launch_gemm_float_sm90(const KParams& p, cudaStream_t s) {
+  if (p.xt == 1)
+    return p.bits == 4 ? sm90::launch_t<__nv_bfloat16, 4>(p, s) : sm90::launch_t<__nv_bfloat16, 8>(p, s);
+  return p.bits == 4 ? sm90::launch_t<__half, 4>(p, s) : sm90::launch_t<__half, 8>(p, s);
+}
+
+}  // namespace cuda
+}  // namespace qmm
