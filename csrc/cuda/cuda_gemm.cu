@@ -352,7 +352,11 @@ cudaError_t int8_tiles(const KParams& p, const QuantX& qx, int num_sms, cudaStre
 }  // namespace
 
 cudaError_t launch_gemm_float(const KParams& p, int num_sms, cudaStream_t s) {
-  if (p.M > kSm90MinM && gemm_sm90_available()) return launch_gemm_float_sm90(p, s);
+  // The wgmma kernel's 256 x 128 tiles need about a third of the SMs busy to beat this file's
+  // 128 x 128 / 64 x 64 tiles (tests/gpu/gemm_probe.cu, H200): fewer tiles stay here.
+  const int64_t sm90_tiles = ((p.M + 127) / 128) * ((p.N + 255) / 256);
+  if (p.M > kSm90MinM && 3 * sm90_tiles >= num_sms && gemm_sm90_available())
+    return launch_gemm_float_sm90(p, s);
   if (p.xt == 1)
     return p.bits == 4 ? float_tiles<__nv_bfloat16, 4>(p, num_sms, s)
                        : float_tiles<__nv_bfloat16, 8>(p, num_sms, s);

@@ -33,15 +33,18 @@ namespace sm90 {
 
 constexpr int kBM = 128;  // X rows per block (the wgmma N)
 constexpr int kBN = 256;  // weight rows per block (4 warpgroups x 64)
-constexpr int kBK = 64;   // k per stage
 constexpr int kThreads = 512;
-constexpr int kXS = kBM * kBK * 2;  // X bytes per stage: 128-byte rows, 1024-byte aligned
+constexpr int kXB = kBM * 128;  // bytes of one 64-k block of the X tile (128-byte rows)
 
-template <int BITS> struct Sm90Cfg {
-  static constexpr int kStages = BITS == 4 ? 6 : 5;
-  static constexpr int WR = kBK * BITS / 8;  // weight row bytes per stage
+// KB 64-k blocks per stage. X: KB blocks of 128 rows x 128 bytes (1024-byte aligned swizzle
+// atoms); weights: 256 rows x 32 KB (int4) / 64 KB (int8) bytes.
+template <int BITS, int KB> struct Sm90Cfg {
+  static constexpr int BK = 64 * KB;  // k per stage
+  static constexpr int kStages = BITS == 4 ? (KB == 1 ? 6 : 4) : (KB == 1 ? 5 : 3);
+  static constexpr int XS = KB * kXB;
+  static constexpr int WR = BK * BITS / 8;  // weight row bytes per stage
   static constexpr int WS = kBN * WR;
-  static constexpr int kStageBytes = kXS + WS;  // multiple of 1024
+  static constexpr int kStageBytes = XS + WS;  // multiple of 1024
   static constexpr int kSmem = kStages * kStageBytes + 1024;  // + alignment slack
 };
 
@@ -120,10 +123,11 @@ __device__ __forceinline__ void wgmma_128<__nv_bfloat16>(float (&d)[64], const u
 }
 #endif  // QMM_SM90_WGMMA
 
-template <class T, int BITS>
+template <class T, int BITS, int KB>
 __global__ void __launch_bounds__(kThreads, 1) gemm_sm90_kernel(KParams p) {
 #ifdef QMM_SM90_WGMMA
-  using C = Sm90Cfg<BITS>;
+  using C = Sm90Cfg<BITS, KB>;
+  constexpr int kBK = C::BK;
   constexpr int S = C::kStages;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t raw_addr = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
@@ -152,15 +156,16 @@ __global__ void __launch_bounds__(kThreads, 1) gemm_sm90_kernel(KParams p) {
   const int64_t xstride = p.ldx * 2;
   auto load_stage = [&](int slot, int kt) {
     uint8_t* xs = smem + slot * C::kStageBytes;
-    uint8_t* ws = xs + kXS;
+    uint8_t* ws = xs + C::XS;
     const int64_t kb = int64_t(kt) * kBK;
 #pragma unroll
-    for (int q = 0; q < kBM * 8 / kThreads; ++q) {  // X: 128 rows x 8 chunks of 16 bytes
+    for (int q = 0; q < kBM * 8 * KB / kThreads; ++q) {  // X: 128 rows x 8 KB chunks of 16 B
       const int i = tid + q * kThreads;
-      const int r = i >> 3, j = i & 7;
+      const int r = i / (8 * KB), j = i % (8 * KB);
       const int64_t m = m0 + r, k = kb + 8 * j;
       const bool ok = m < p.M && k < K;
-      cp_async16(xs + r * 128 + ((j ^ (r & 7)) << 4), xg + (ok ? m * xstride + 2 * k : 0), ok);
+      cp_async16(xs + (j >> 3) * kXB + r * 128 + (((j & 7) ^ (r & 7)) << 4),
+                 xg + (ok ? m * xstride + 2 * k : 0), ok);
     }
     constexpr int WCH = C::WR / 16;  // 16-byte chunks per weight row
 #pragma unroll
@@ -178,10 +183,11 @@ __global__ void __launch_bounds__(kThreads, 1) gemm_sm90_kernel(KParams p) {
   for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
 
 #pragma unroll
-  for (int s = 0; s < S - 1; ++s) {
+  for (int s = 0; s < S - 2; ++s) {
     if (s < nk) load_stage(s, s);
     cp_async_commit();
   }
+  uint32_t a0[2][4], a1[2][4];  // the two commit groups' A fragments
 
   // Scales / zero points of this thread's two rows: the current group's in Deq, the next
   // group's prefetched into registers when a group starts.
@@ -203,74 +209,81 @@ __global__ void __launch_bounds__(kThreads, 1) gemm_sm90_kernel(KParams p) {
   load_pf(0);
   const uint32_t gsel = uint32_t(t) | (uint32_t(t + 4) << 4);  // byte t of two words
 
+  // Per stage two commit groups of 2 wgmma each (k16 chunks 0-1, then 2-3), each on its own 8
+  // fragment registers: a group's fragments are dequantized while the previous group runs
+  // (wait_group 1), so the tensor cores always have one queued group per warpgroup, the block
+  // barrier included. Slot reuse: stage kt - 2's groups are complete in every warpgroup when
+  // the barrier of stage kt passes, so stage kt + S - 2 may be loaded into its slot then.
   for (int kt = 0; kt < nk; ++kt) {
-    cp_async_wait<S - 2>();
+    cp_async_wait<S - 3>();
     fence_proxy_async();
-    __syncthreads();  // stage kt landed for every thread; stage kt - 1's MMAs are done
-    {
-      const int nxt = kt + S - 1;
-      if (nxt < nk) load_stage(nxt % S, nxt);
-      cp_async_commit();
-    }
+    __syncthreads();  // stage kt landed for every thread; stage kt - 2's MMAs are done
     const int slot = kt % S;
-    const uint8_t* ws = smem + slot * C::kStageBytes + kXS;
+    const uint8_t* ws = smem + slot * C::kStageBytes + C::XS;
+    const uint32_t xaddr = sbase + slot * C::kStageBytes;
 
-    uint32_t a[4][4];  // [k16 chunk][fragment register]
 #pragma unroll
-    for (int hs = 0; hs < 2; ++hs) {  // 32-k half stages
+    for (int hs = 0; hs < 2 * KB; ++hs) {  // 32-k steps = commit groups
+      uint32_t (&a)[2][4] = hs % 2 == 0 ? a0 : a1;  // [k16 chunk of the half][fragment register]
       const int64_t kstep = int64_t(kt) * kBK + 32 * hs;
-      if (kstep >= K) {  // K % 64 == 32: the last stage's second half (X is zero there too)
+      if (kstep >= K) {  // the last stage's steps past K (X is zero there too)
 #pragma unroll
-        for (int c = 2 * hs; c < 2 * hs + 2; ++c)
+        for (int c = 0; c < 2; ++c)
 #pragma unroll
           for (int e = 0; e < 4; ++e) a[c][e] = 0;
-        continue;
-      }
-      if (in_grp == 0) {
+      } else {
+        if (in_grp == 0) {
 #pragma unroll
-        for (int h = 0; h < 2; ++h) deq[h].init(pf_s[h], pf_z[h]);
-        load_pf(grp + 1);
-      }
+          for (int h = 0; h < 2; ++h) deq[h].init(pf_s[h], pf_z[h]);
+          load_pf(grp + 1);
+        }
 #pragma unroll
-      for (int h = 0; h < 2; ++h) {  // rows r0 (fragment registers 0, 2) and r0 + 8 (1, 3)
-        const uint8_t* row = ws + (r0 + 8 * h) * C::WR;
-        if (BITS == 4) {
-          const uint4 v = *reinterpret_cast<const uint4*>(row + 16 * hs);
-          const uint32_t gw = prmt(prmt(v.x, v.y, gsel), prmt(v.z, v.w, gsel), 0x5410);
-          uint32_t o[4];
-          deq[h].w4(gw, o);  // (k 2t, 16+2t) (2t+1, 17+2t) (8+2t, 24+2t) (9+2t, 25+2t)
-          a[2 * hs][h] = prmt(o[0], o[1], 0x5410);
-          a[2 * hs][2 + h] = prmt(o[2], o[3], 0x5410);
-          a[2 * hs + 1][h] = prmt(o[0], o[1], 0x7632);
-          a[2 * hs + 1][2 + h] = prmt(o[2], o[3], 0x7632);
-        } else {
+        for (int h = 0; h < 2; ++h) {  // rows r0 (fragment registers 0, 2) and r0 + 8 (1, 3)
+          const uint8_t* row = ws + (r0 + 8 * h) * C::WR;
+          if (BITS == 4) {
+            const uint4 v = *reinterpret_cast<const uint4*>(row + 16 * hs);
+            const uint32_t gw = prmt(prmt(v.x, v.y, gsel), prmt(v.z, v.w, gsel), 0x5410);
+            uint32_t o[4];
+            deq[h].w4(gw, o);  // (k 2t, 16+2t) (2t+1, 17+2t) (8+2t, 24+2t) (9+2t, 25+2t)
+            a[0][h] = prmt(o[0], o[1], 0x5410);
+            a[0][2 + h] = prmt(o[2], o[3], 0x5410);
+            a[1][h] = prmt(o[0], o[1], 0x7632);
+            a[1][2 + h] = prmt(o[2], o[3], 0x7632);
+          } else {
 #pragma unroll
-          for (int c = 0; c < 2; ++c) {
-            const uint4 v = *reinterpret_cast<const uint4*>(row + 32 * hs + 16 * c);
-            const uint32_t lo = (t >> 1) ? v.y : v.x, hi = (t >> 1) ? v.w : v.z;
-            const uint32_t gw = prmt(lo, hi, (t & 1) ? 0x7632 : 0x5410);
-            uint32_t o[2];
-            deq[h].w8(gw, o);  // (k 2t, 2t+1) (2t+8, 2t+9)
-            a[2 * hs + c][h] = o[0];
-            a[2 * hs + c][2 + h] = o[1];
+            for (int c = 0; c < 2; ++c) {
+              const uint4 v = *reinterpret_cast<const uint4*>(row + 32 * hs + 16 * c);
+              const uint32_t lo = (t >> 1) ? v.y : v.x, hi = (t >> 1) ? v.w : v.z;
+              const uint32_t gw = prmt(lo, hi, (t & 1) ? 0x7632 : 0x5410);
+              uint32_t o[2];
+              deq[h].w8(gw, o);  // (k 2t, 2t+1) (2t+8, 2t+9)
+              a[c][h] = o[0];
+              a[c][2 + h] = o[1];
+            }
           }
         }
+        if (++in_grp == gsteps) {
+          in_grp = 0;
+          ++grp;
+        }
       }
-      if (++in_grp == gsteps) {
-        in_grp = 0;
-        ++grp;
-      }
-    }
-
-    const uint32_t xaddr = sbase + slot * C::kStageBytes;
-    fence_acc(acc);
-    wgmma_fence();
+      fence_acc(acc);
+      wgmma_fence();
 #pragma unroll
-    for (int c = 0; c < 4; ++c) wgmma_128<T>(acc, a[c], desc_sw128(xaddr + 32 * c));
-    wgmma_commit();
-    wgmma_wait<0>();
-    fence_acc(acc);
+      for (int c = 0; c < 2; ++c)
+        wgmma_128<T>(acc, a[c], desc_sw128(xaddr + (hs >> 1) * kXB + 64 * (hs & 1) + 32 * c));
+      wgmma_commit();
+      if (hs == 0) {  // the copies of a later stage, issued while this group runs
+        const int nxt = kt + S - 2;
+        if (nxt < nk) load_stage(nxt % S, nxt);
+        cp_async_commit();
+      }
+      wgmma_wait<1>();  // the group before this one is done: its fragment registers are free
+      fence_acc(acc);
+    }
   }
+  wgmma_wait<0>();
+  fence_acc(acc);
   cp_async_wait<0>();
 
   // D fragment: acc[4j + e] = (weight row r0 + 8 (e >> 1), X row 8j + 2t + (e & 1)).
@@ -286,9 +299,9 @@ __global__ void __launch_bounds__(kThreads, 1) gemm_sm90_kernel(KParams p) {
 #endif  // QMM_SM90_WGMMA
 }
 
-template <class T, int BITS> cudaError_t launch_t(const KParams& p, cudaStream_t s) {
-  using C = Sm90Cfg<BITS>;
-  auto kernel = gemm_sm90_kernel<T, BITS>;
+template <class T, int BITS, int KB = 1> cudaError_t launch_t(const KParams& p, cudaStream_t s) {
+  using C = Sm90Cfg<BITS, KB>;
+  auto kernel = gemm_sm90_kernel<T, BITS, KB>;
   static const cudaError_t attr =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmem);
   if (attr != cudaSuccess) return attr;
@@ -318,7 +331,7 @@ bool gemm_sm90_available() {
         cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
         cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess &&
         major == 9 && minor == 0 &&
-        cudaFuncGetAttributes(&a, sm90::gemm_sm90_kernel<__half, 4>) == cudaSuccess &&
+        cudaFuncGetAttributes(&a, sm90::gemm_sm90_kernel<__half, 4, 1>) == cudaSuccess &&
         a.ptxVersion == 90 && a.binaryVersion == 90;
     cudaGetLastError();
     state[dev] = ok ? 1 : -1;
