@@ -142,7 +142,10 @@ WorkspaceCache& workspace_cache() {
 }
 
 // Returns a workspace of at least `bytes` for (dev, stream). Called with the cache lock held.
-qmm_status get_workspace(int dev, cudaStream_t stream, size_t bytes, void** out) {
+// optional: where a larger workspace cannot be allocated now (the stream is being captured),
+// *out = nullptr and QMM_OK (the caller has a path without it).
+qmm_status get_workspace(int dev, cudaStream_t stream, size_t bytes, void** out,
+                         bool optional = false) {
   WorkspaceCache& c = workspace_cache();
   Workspace& ws = c.map[std::make_pair(dev, static_cast<void*>(stream))];
   if (ws.size >= bytes) {
@@ -152,6 +155,10 @@ qmm_status get_workspace(int dev, cudaStream_t stream, size_t bytes, void** out)
   cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
   cudaError_t e = cudaStreamIsCapturing(stream, &cs);
   if (e != cudaSuccess) return cuda_fail(e, "cudaStreamIsCapturing");
+  if (cs != cudaStreamCaptureStatusNone && optional) {
+    *out = nullptr;
+    return QMM_OK;
+  }
   if (cs != cudaStreamCaptureStatusNone)
     return set_error(QMM_CUDA_ERROR,
                      "cuda backend: this call needs %zu bytes of workspace but the stream is being "
@@ -236,7 +243,17 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
       return e == cudaSuccess ? QMM_OK : cuda_fail(e, "decode kernel launch");
     }
     if (!f32 && aligned16(p.x) && (size_t(p.ldx) * 2) % 16 == 0) {
-      e = cuda::launch_gemm_float(k, sms, stream);
+      // Split-K partial sums for shapes with few tiles (none needed otherwise; under capture
+      // without a large enough cached workspace the kernel runs unsplit).
+      const size_t need = cuda::gemm_float_workspace(k, sms);
+      void* ws = nullptr;
+      std::unique_lock<std::mutex> lock(workspace_cache().mu, std::defer_lock);
+      if (need) {
+        lock.lock();
+        qmm_status st = get_workspace(dev, stream, need, &ws, /*optional=*/true);
+        if (st != QMM_OK) return st;
+      }
+      e = cuda::launch_gemm_float(k, sms, ws, ws ? need : 0, stream);
       return e == cudaSuccess ? QMM_OK : cuda_fail(e, "gemm kernel launch");
     }
     // fp32 X (whose finite values may lie beyond fp16's range) or unaligned fp16/bf16 X:
@@ -245,7 +262,9 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
     std::lock_guard<std::mutex> lock(workspace_cache().mu);
     void* ws = nullptr;
     const size_t xbytes = round256(size_t(p.M) * size_t(p.K) * 2);
-    qmm_status st = get_workspace(dev, stream, xbytes + round256(size_t(p.M) * 4), &ws);
+    const size_t rbytes = round256(size_t(p.M) * 4);
+    const size_t split = decode ? 0 : cuda::gemm_float_workspace(k, sms);
+    qmm_status st = get_workspace(dev, stream, xbytes + rbytes + split, &ws);
     if (st != QMM_OK) return st;
     float* rs = reinterpret_cast<float*>(static_cast<char*>(ws) + xbytes);
     if ((e = cuda::launch_convert_x_f16(k, ws, rs, stream)) != cudaSuccess)
@@ -256,7 +275,8 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
     k2.xt = 0;
     k2.row_scale = rs;
     e = decode ? cuda::launch_decode_float(k2, sms, stream)
-                  : cuda::launch_gemm_float(k2, sms, stream);
+               : cuda::launch_gemm_float(k2, sms, static_cast<char*>(ws) + xbytes + rbytes, split,
+                                         stream);
     return e == cudaSuccess ? QMM_OK : cuda_fail(e, "kernel launch");
   }
 

@@ -35,8 +35,9 @@ namespace {
 
 constexpr int kBK = 64;
 constexpr int kStages = 4;
-// Float mode on Hopper: the wgmma kernel (cuda_gemm_sm90.cu) takes M above this.
-constexpr int64_t kSm90MinM = 64;
+// Float mode on Hopper: the wgmma kernel (cuda_gemm_sm90.cu) takes M above this (smaller M is
+// the decode kernels' unless the shape is beyond their index range).
+constexpr int64_t kSm90MinM = 16;
 
 template <int MODE, class T, int BITS, int WM, int WN, int MT, int NT>
 struct Cfg {
@@ -349,14 +350,18 @@ cudaError_t int8_tiles(const KParams& p, const QuantX& qx, int num_sms, cudaStre
   return launch_cfg<1, __half, BITS, 1, 4, 1, 1>(p, qx, s);                // 16 x 32
 }
 
+// Float mode on Hopper goes to the wgmma kernel (split over K where its tiles are few).
+bool use_sm90(const KParams& p) { return p.M > kSm90MinM && gemm_sm90_available(); }
+
 }  // namespace
 
-cudaError_t launch_gemm_float(const KParams& p, int num_sms, cudaStream_t s) {
-  // The wgmma kernel's 256 x 128 tiles need about a third of the SMs busy to beat this file's
-  // 128 x 128 / 64 x 64 tiles (tests/gpu/gemm_probe.cu, H200): fewer tiles stay here.
-  const int64_t sm90_tiles = ((p.M + 127) / 128) * ((p.N + 255) / 256);
-  if (p.M > kSm90MinM && 3 * sm90_tiles >= num_sms && gemm_sm90_available())
-    return launch_gemm_float_sm90(p, s);
+size_t gemm_float_workspace(const KParams& p, int num_sms) {
+  return use_sm90(p) ? gemm_float_sm90_workspace(p, num_sms) : 0;
+}
+
+cudaError_t launch_gemm_float(const KParams& p, int num_sms, void* ws, size_t ws_bytes,
+                              cudaStream_t s) {
+  if (use_sm90(p)) return launch_gemm_float_sm90(p, num_sms, ws, ws_bytes, s);
   if (p.xt == 1)
     return p.bits == 4 ? float_tiles<__nv_bfloat16, 4>(p, num_sms, s)
                        : float_tiles<__nv_bfloat16, 8>(p, num_sms, s);

@@ -23,6 +23,8 @@
 // thread fences (fence.proxy.async) after its copies land and before the block barrier.
 // Requires what launch_gemm_float requires (group_size % 32 == 0, 16-byte aligned X rows and
 // weights) and a device of compute capability 9.0 running the sm_90a build of this file.
+#include <algorithm>
+
 #include "cuda/cuda_common.cuh"
 #include "cuda/cuda_kernels.h"
 
@@ -33,18 +35,17 @@ namespace sm90 {
 
 constexpr int kBM = 128;  // X rows per block (the wgmma N)
 constexpr int kBN = 256;  // weight rows per block (4 warpgroups x 64)
+constexpr int kBK = 64;   // k per stage
 constexpr int kThreads = 512;
-constexpr int kXB = kBM * 128;  // bytes of one 64-k block of the X tile (128-byte rows)
+constexpr int kXS = kBM * kBK * 2;  // X bytes per stage: 128 rows of 128 bytes
 
-// KB 64-k blocks per stage. X: KB blocks of 128 rows x 128 bytes (1024-byte aligned swizzle
-// atoms); weights: 256 rows x 32 KB (int4) / 64 KB (int8) bytes.
-template <int BITS, int KB> struct Sm90Cfg {
-  static constexpr int BK = 64 * KB;  // k per stage
-  static constexpr int kStages = BITS == 4 ? (KB == 1 ? 6 : 4) : (KB == 1 ? 5 : 3);
-  static constexpr int XS = KB * kXB;
-  static constexpr int WR = BK * BITS / 8;  // weight row bytes per stage
+template <int BITS> struct Sm90Cfg {
+  // 6 / 5 stages (4 / 3 ahead of the one computed): 145 / 161 KB of shared memory. A stage of
+  // 128 k (KB = 2 in the 2026-12-02 probe) was 5-25 % slower on every shape.
+  static constexpr int kStages = BITS == 4 ? 6 : 5;
+  static constexpr int WR = kBK * BITS / 8;  // weight row bytes per stage
   static constexpr int WS = kBN * WR;
-  static constexpr int kStageBytes = XS + WS;  // multiple of 1024
+  static constexpr int kStageBytes = kXS + WS;  // multiple of 1024
   static constexpr int kSmem = kStages * kStageBytes + 1024;  // + alignment slack
 };
 
@@ -123,11 +124,14 @@ __device__ __forceinline__ void wgmma_128<__nv_bfloat16>(float (&d)[64], const u
 }
 #endif  // QMM_SM90_WGMMA
 
-template <class T, int BITS, int KB>
-__global__ void __launch_bounds__(kThreads, 1) gemm_sm90_kernel(KParams p) {
+// One block: the 256 x 128 tile `blockIdx.x` over the k stages [kt0, kt1) of split blockIdx.y.
+// part == nullptr: Y is written (row_scale applied); else the fp32 partial tile goes to
+// part[split][M][N] and splitk_reduce sums the splits.
+template <class T, int BITS>
+__global__ void __launch_bounds__(kThreads, 1)
+    gemm_sm90_kernel(KParams p, float* part, int stages_per_split) {
 #ifdef QMM_SM90_WGMMA
-  using C = Sm90Cfg<BITS, KB>;
-  constexpr int kBK = C::BK;
+  using C = Sm90Cfg<BITS>;
   constexpr int S = C::kStages;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t raw_addr = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
@@ -150,31 +154,59 @@ __global__ void __launch_bounds__(kThreads, 1) gemm_sm90_kernel(KParams p) {
   const int64_t n0 = (grp_n0 + within % gn) * kBN;
   const int64_t m0 = (within / gn) * kBM;
   const int64_t K = p.K;
-  const int nk = int((K + kBK - 1) / kBK);
+  const int nk_all = int((K + kBK - 1) / kBK);
+  const int kt0 = int(blockIdx.y) * stages_per_split;
+  const int nk = min(nk_all - kt0, stages_per_split);  // stages of this split (>= 1)
 
-  const uint8_t* xg = static_cast<const uint8_t*>(p.x);
-  const int64_t xstride = p.ldx * 2;
-  auto load_stage = [&](int slot, int kt) {
-    uint8_t* xs = smem + slot * C::kStageBytes;
-    uint8_t* ws = xs + C::XS;
-    const int64_t kb = int64_t(kt) * kBK;
+  // K % 32 == 0 (group_size % 32 == 0), so only the last stage of K can be partial: its
+  // second 32-k step lies past K when K % 64 == 32. Its X and weight chunks are zero-filled and
+  // it runs like any step: it starts at k = K, the first k of group `groups`, past the scales,
+  // so its weights dequantize with scale 0 and it adds exact zeros.
+  const bool tail = (K & 63) != 0 && kt0 + nk == nk_all;
+
+  // This thread's cp.async sources for the next stage to load, and shared offsets. X: 2 of the
+  // 128 rows x 8 chunks of 16 bytes; weights: 1 (int4) / 2 (int8) of 256 rows x WCH chunks.
+  constexpr int XQ = kBM * 8 / kThreads;
+  constexpr int WCH = C::WR / 16;
+  constexpr int WQ = kBN * WCH / kThreads;
+  const uint8_t* xsrc[XQ];
+  uint32_t xoff[XQ];
+  bool xok[XQ], xhi[XQ];  // row inside M; chunk in the stage's second 32 k
 #pragma unroll
-    for (int q = 0; q < kBM * 8 * KB / kThreads; ++q) {  // X: 128 rows x 8 KB chunks of 16 B
-      const int i = tid + q * kThreads;
-      const int r = i / (8 * KB), j = i % (8 * KB);
-      const int64_t m = m0 + r, k = kb + 8 * j;
-      const bool ok = m < p.M && k < K;
-      cp_async16(xs + (j >> 3) * kXB + r * 128 + (((j & 7) ^ (r & 7)) << 4),
-                 xg + (ok ? m * xstride + 2 * k : 0), ok);
+  for (int q = 0; q < XQ; ++q) {
+    const int i = tid + q * kThreads, r = i >> 3, j = i & 7;
+    xok[q] = m0 + r < p.M;
+    xhi[q] = j >= 4;
+    xsrc[q] = static_cast<const uint8_t*>(p.x) +
+              (xok[q] ? (m0 + r) * p.ldx * 2 + 16 * j + int64_t(kt0) * kBK * 2 : 0);
+    xoff[q] = uint32_t(r * 128 + ((j ^ (r & 7)) << 4));
+  }
+  const uint8_t* wsrc[WQ];
+  uint32_t woff[WQ];
+  bool wok[WQ], whi[WQ];
+#pragma unroll
+  for (int q = 0; q < WQ; ++q) {
+    const int i = tid + q * kThreads, r = i / WCH, ch = i % WCH;
+    wok[q] = n0 + r < p.N;
+    whi[q] = ch * (128 / BITS) >= 32;
+    wsrc[q] = p.w + (wok[q] ? (n0 + r) * p.row_bytes + 16 * ch + int64_t(kt0) * C::WR : 0);
+    woff[q] = uint32_t(kXS + r * C::WR + 16 * ch);
+  }
+  // Loads stage `j` of this split (the next one in order) into `slot`, then advances.
+  auto load_stage = [&](int slot, int j) {
+    uint8_t* st = smem + slot * C::kStageBytes;
+    const bool cut = tail && j == nk - 1;  // the upper 32 k lie past K
+#pragma unroll
+    for (int q = 0; q < XQ; ++q) {
+      const bool ok = xok[q] && !(cut && xhi[q]);
+      cp_async16(st + xoff[q], ok ? xsrc[q] : p.x, ok);
+      xsrc[q] += kBK * 2;
     }
-    constexpr int WCH = C::WR / 16;  // 16-byte chunks per weight row
 #pragma unroll
-    for (int q = 0; q < kBN * WCH / kThreads; ++q) {
-      const int i = tid + q * kThreads;
-      const int r = i / WCH, ch = i % WCH;
-      const int64_t n = n0 + r, k = kb + ch * (128 / BITS);
-      const bool ok = n < p.N && k < K;
-      cp_async16(ws + r * C::WR + ch * 16, p.w + (ok ? n * p.row_bytes + k * BITS / 8 : 0), ok);
+    for (int q = 0; q < WQ; ++q) {
+      const bool ok = wok[q] && !(cut && whi[q]);
+      cp_async16(st + woff[q], ok ? wsrc[q] : p.w, ok);
+      wsrc[q] += C::WR;
     }
   };
 
@@ -182,11 +214,13 @@ __global__ void __launch_bounds__(kThreads, 1) gemm_sm90_kernel(KParams p) {
 #pragma unroll
   for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
 
+  int load_slot = 0;
 #pragma unroll
   for (int s = 0; s < S - 2; ++s) {
     if (s < nk) load_stage(s, s);
     cp_async_commit();
   }
+  load_slot = (S - 2) % S;
   uint32_t a0[2][4], a1[2][4];  // the two commit groups' A fragments
 
   // Scales / zero points of this thread's two rows: the current group's in Deq, the next
@@ -203,43 +237,43 @@ __global__ void __launch_bounds__(kThreads, 1) gemm_sm90_kernel(KParams p) {
       pf_z[h] = ok && p.zp ? int(__ldg(p.zp + nr[h] * p.groups + gi)) : 0;
     }
   };
+  // Group bookkeeping in 32-k steps from the split's first step.
   const int gsteps = int(p.gs / 32);
-  int64_t grp = 0;
-  int in_grp = 0;
-  load_pf(0);
+  const int64_t step0 = int64_t(kt0) * (kBK / 32);
+  int64_t grp = step0 / gsteps;
+  int in_grp = int(step0 % gsteps);
+  load_pf(grp);
+  bool fresh = true;  // the split's first step loads its group even mid-group
   const uint32_t gsel = uint32_t(t) | (uint32_t(t + 4) << 4);  // byte t of two words
+  const uint32_t wrow0 = uint32_t(kXS + r0 * C::WR);           // row r0 in a stage
+  const uint64_t desc0 = desc_sw128(sbase);                    // stage 0's X tile
 
   // Per stage two commit groups of 2 wgmma each (k16 chunks 0-1, then 2-3), each on its own 8
   // fragment registers: a group's fragments are dequantized while the previous group runs
   // (wait_group 1), so the tensor cores always have one queued group per warpgroup, the block
-  // barrier included. Slot reuse: stage kt - 2's groups are complete in every warpgroup when
-  // the barrier of stage kt passes, so stage kt + S - 2 may be loaded into its slot then.
-  for (int kt = 0; kt < nk; ++kt) {
+  // barrier included. Slot reuse: stage i - 2's groups are complete in every warpgroup when
+  // the barrier of stage i passes, so stage i + S - 2 may be loaded into its slot then.
+  int slot = 0;
+  for (int i = 0; i < nk; ++i) {
     cp_async_wait<S - 3>();
     fence_proxy_async();
-    __syncthreads();  // stage kt landed for every thread; stage kt - 2's MMAs are done
-    const int slot = kt % S;
-    const uint8_t* ws = smem + slot * C::kStageBytes + C::XS;
-    const uint32_t xaddr = sbase + slot * C::kStageBytes;
+    __syncthreads();  // stage i landed for every thread; stage i - 2's MMAs are done
+    const uint8_t* ws = smem + slot * C::kStageBytes + wrow0;
+    const uint64_t desc = desc0 + uint64_t((slot * C::kStageBytes) >> 4);
 
 #pragma unroll
-    for (int hs = 0; hs < 2 * KB; ++hs) {  // 32-k steps = commit groups
-      uint32_t (&a)[2][4] = hs % 2 == 0 ? a0 : a1;  // [k16 chunk of the half][fragment register]
-      const int64_t kstep = int64_t(kt) * kBK + 32 * hs;
-      if (kstep >= K) {  // the last stage's steps past K (X is zero there too)
-#pragma unroll
-        for (int c = 0; c < 2; ++c)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) a[c][e] = 0;
-      } else {
-        if (in_grp == 0) {
+    for (int hs = 0; hs < 2; ++hs) {  // 32-k steps = commit groups
+      uint32_t (&a)[2][4] = hs == 0 ? a0 : a1;  // [k16 chunk of the step][fragment register]
+      {
+        if (in_grp == 0 || fresh) {
 #pragma unroll
           for (int h = 0; h < 2; ++h) deq[h].init(pf_s[h], pf_z[h]);
           load_pf(grp + 1);
+          fresh = false;
         }
 #pragma unroll
         for (int h = 0; h < 2; ++h) {  // rows r0 (fragment registers 0, 2) and r0 + 8 (1, 3)
-          const uint8_t* row = ws + (r0 + 8 * h) * C::WR;
+          const uint8_t* row = ws + 8 * h * C::WR;
           if (BITS == 4) {
             const uint4 v = *reinterpret_cast<const uint4*>(row + 16 * hs);
             const uint32_t gw = prmt(prmt(v.x, v.y, gsel), prmt(v.z, v.w, gsel), 0x5410);
@@ -266,48 +300,90 @@ __global__ void __launch_bounds__(kThreads, 1) gemm_sm90_kernel(KParams p) {
           in_grp = 0;
           ++grp;
         }
-      }
-      fence_acc(acc);
-      wgmma_fence();
+        fence_acc(acc);
+        wgmma_fence();
 #pragma unroll
-      for (int c = 0; c < 2; ++c)
-        wgmma_128<T>(acc, a[c], desc_sw128(xaddr + (hs >> 1) * kXB + 64 * (hs & 1) + 32 * c));
+        for (int c = 0; c < 2; ++c) wgmma_128<T>(acc, a[c], desc + uint64_t((64 * hs + 32 * c) >> 4));
+      }
       wgmma_commit();
-      if (hs == 0) {  // the copies of a later stage, issued while this group runs
-        const int nxt = kt + S - 2;
-        if (nxt < nk) load_stage(nxt % S, nxt);
+      if (hs == 0) {   // the copies of a later stage, issued while this group runs
+        if (i + S - 2 < nk) load_stage(load_slot, i + S - 2);
         cp_async_commit();
+        load_slot = load_slot == S - 1 ? 0 : load_slot + 1;
       }
       wgmma_wait<1>();  // the group before this one is done: its fragment registers are free
       fence_acc(acc);
     }
+    slot = slot == S - 1 ? 0 : slot + 1;
   }
   wgmma_wait<0>();
   fence_acc(acc);
   cp_async_wait<0>();
 
   // D fragment: acc[4j + e] = (weight row r0 + 8 (e >> 1), X row 8j + 2t + (e & 1)).
+  float* pt = part ? part + int64_t(blockIdx.y) * p.M * p.N : nullptr;
 #pragma unroll
   for (int j = 0; j < 16; ++j)
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
       const int64_t m = m0 + 8 * j + 2 * t + (e & 1);
       const int64_t n = nr[e >> 1];
-      if (m < p.M && n < p.N)
-        store_y(p.y, m * p.ldy + n, p.yt, p.row_scale ? acc[4 * j + e] * p.row_scale[m] : acc[4 * j + e]);
+      if (m < p.M && n < p.N) {
+        const float v = acc[4 * j + e];
+        if (pt)
+          pt[m * p.N + n] = v;
+        else
+          store_y(p.y, m * p.ldy + n, p.yt, p.row_scale ? v * p.row_scale[m] : v);
+      }
     }
 #endif  // QMM_SM90_WGMMA
 }
 
-template <class T, int BITS, int KB = 1> cudaError_t launch_t(const KParams& p, cudaStream_t s) {
-  using C = Sm90Cfg<BITS, KB>;
-  auto kernel = gemm_sm90_kernel<T, BITS, KB>;
+// Y = sum of the split partials in split order (deterministic), row_scale applied.
+__global__ void splitk_reduce(KParams p, const float* part, int splits) {
+  const int64_t total = p.M * p.N;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    float v = part[i];
+    for (int s = 1; s < splits; ++s) v += part[s * total + i];
+    const int64_t m = i / p.N, n = i % p.N;
+    store_y(p.y, m * p.ldy + n, p.yt, p.row_scale ? v * p.row_scale[m] : v);
+  }
+}
+
+// Splits of K: one when the tiles fill the SMs, else as many as fit one wave, each at least
+// 8 stages (512 k) long.
+struct Plan {
+  int splits, stages;
+};
+Plan plan(const KParams& p, int num_sms) {
+  const int64_t tiles = ((p.M + kBM - 1) / kBM) * ((p.N + kBN - 1) / kBN);
+  const int nk = int((p.K + kBK - 1) / kBK);
+  int64_t sp = tiles >= num_sms ? 1 : num_sms / tiles;
+  sp = std::min<int64_t>(sp, std::max(1, nk / 8));
+  sp = std::min<int64_t>(sp, 16);
+  const int per = int((nk + sp - 1) / sp);
+  return {int((nk + per - 1) / per), per};
+}
+
+template <class T, int BITS>
+cudaError_t launch_t(const KParams& p, int num_sms, void* ws, size_t ws_bytes, cudaStream_t s) {
+  using C = Sm90Cfg<BITS>;
+  auto kernel = gemm_sm90_kernel<T, BITS>;
   static const cudaError_t attr =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmem);
   if (attr != cudaSuccess) return attr;
-  const int64_t blocks = ((p.M + kBM - 1) / kBM) * ((p.N + kBN - 1) / kBN);
-  if (blocks > 0x7fffffff) return cudaErrorInvalidConfiguration;
-  kernel<<<unsigned(blocks), kThreads, C::kSmem, s>>>(p);
+  const int64_t tiles = ((p.M + kBM - 1) / kBM) * ((p.N + kBN - 1) / kBN);
+  if (tiles > 0x7fffffff) return cudaErrorInvalidConfiguration;
+  Plan pl = plan(p, num_sms);
+  if (pl.splits > 1 && (!ws || ws_bytes < size_t(pl.splits) * size_t(p.M * p.N) * 4))
+    pl = {1, int((p.K + kBK - 1) / kBK)};  // no workspace (e.g. under capture): one split
+  float* part = pl.splits > 1 ? static_cast<float*>(ws) : nullptr;
+  kernel<<<dim3(unsigned(tiles), unsigned(pl.splits)), kThreads, C::kSmem, s>>>(p, part, pl.stages);
+  cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess || !part) return e;
+  const int64_t blocks = std::min<int64_t>((p.M * p.N + 255) / 256, 8 * int64_t(num_sms));
+  splitk_reduce<<<unsigned(blocks), 256, 0, s>>>(p, part, pl.splits);
   return cudaGetLastError();
 }
 
@@ -331,7 +407,7 @@ bool gemm_sm90_available() {
         cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
         cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess &&
         major == 9 && minor == 0 &&
-        cudaFuncGetAttributes(&a, sm90::gemm_sm90_kernel<__half, 4, 1>) == cudaSuccess &&
+        cudaFuncGetAttributes(&a, sm90::gemm_sm90_kernel<__half, 4>) == cudaSuccess &&
         a.ptxVersion == 90 && a.binaryVersion == 90;
     cudaGetLastError();
     state[dev] = ok ? 1 : -1;
@@ -339,10 +415,19 @@ bool gemm_sm90_available() {
   return state[dev] == 1;
 }
 
-cudaError_t launch_gemm_float_sm90(const KParams& p, cudaStream_t s) {
+size_t gemm_float_sm90_workspace(const KParams& p, int num_sms) {
+  const sm90::Plan pl = sm90::plan(p, num_sms);
+  return pl.splits > 1 ? size_t(pl.splits) * size_t(p.M * p.N) * 4 : 0;
+}
+
+cudaError_t launch_gemm_float_sm90(const KParams& p, int num_sms, void* ws, size_t ws_bytes,
+                                   cudaStream_t s) {
+  using namespace sm90;
   if (p.xt == 1)
-    return p.bits == 4 ? sm90::launch_t<__nv_bfloat16, 4>(p, s) : sm90::launch_t<__nv_bfloat16, 8>(p, s);
-  return p.bits == 4 ? sm90::launch_t<__half, 4>(p, s) : sm90::launch_t<__half, 8>(p, s);
+    return p.bits == 4 ? launch_t<__nv_bfloat16, 4>(p, num_sms, ws, ws_bytes, s)
+                       : launch_t<__nv_bfloat16, 8>(p, num_sms, ws, ws_bytes, s);
+  return p.bits == 4 ? launch_t<__half, 4>(p, num_sms, ws, ws_bytes, s)
+                     : launch_t<__half, 8>(p, num_sms, ws, ws_bytes, s);
 }
 
 }  // namespace cuda

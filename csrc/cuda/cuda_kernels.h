@@ -51,12 +51,17 @@ cudaError_t launch_decode_float(const KParams& p, int num_sms, cudaStream_t s);
 cudaError_t launch_decode_int8(const KParams& p, const QuantX& qx, int num_sms, cudaStream_t s);
 
 // float mode, tensor cores, group_size % 32 == 0, x fp16/bf16 with 16-byte aligned rows,
-// w 16-byte aligned (cuda_gemm.cu).
-cudaError_t launch_gemm_float(const KParams& p, int num_sms, cudaStream_t s);
+// w 16-byte aligned (cuda_gemm.cu). `ws` (may be null): gemm_float_workspace(p, num_sms) bytes
+// for the split-K partial sums of shapes with few tiles; with less the call runs unsplit.
+size_t gemm_float_workspace(const KParams& p, int num_sms);
+cudaError_t launch_gemm_float(const KParams& p, int num_sms, void* ws, size_t ws_bytes,
+                              cudaStream_t s);
 // The Hopper float-mode GEMM (wgmma, cuda_gemm_sm90.cu): available on a compute capability 9.0
 // device when the library holds its sm_90a build; same requirements as launch_gemm_float.
 bool gemm_sm90_available();
-cudaError_t launch_gemm_float_sm90(const KParams& p, cudaStream_t s);
+size_t gemm_float_sm90_workspace(const KParams& p, int num_sms);
+cudaError_t launch_gemm_float_sm90(const KParams& p, int num_sms, void* ws, size_t ws_bytes,
+                                   cudaStream_t s);
 // int8 mode: quantized activations already in `qx` (permuted for bits=4, see cuda_gemm.cu),
 // group_size % 32 == 0 and <= 65536.
 cudaError_t launch_gemm_int8(const KParams& p, const QuantX& qx, int num_sms, cudaStream_t s);

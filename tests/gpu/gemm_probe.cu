@@ -1,14 +1,17 @@
 // Large-M float-mode diagnostics for the cuda backend: the Hopper wgmma GEMM
 // (cuda_gemm_sm90.cu) against the mma.sync GEMM (cuda_gemm.cu) and cuBLAS fp16, in one process.
-//   check  the two library kernels on the same random problems (fp16 / bf16 X, 4 / 8 bits, zero
-//          points or none, group sizes 32 / 128, M, N, K off every tile, K % 64 == 32): relative
+//   check  the library's float GEMM (wgmma, unsplit and as dispatched, split over K where tiles
+//          are few) against the mma.sync GEMM on the same random problems (fp16 / bf16 X, 4 / 8
+//          bits, zero points or none, group sizes 32 / 64 / 128, M, N, K off every tile,
+//          K % 64 == 32): relative
 //          Frobenius difference of their fp32 outputs (both dequantize to the same fp16 / bf16
 //          weights, so only the summation order differs) and no NaN / untouched output
-//   time   CUDA events, median of 9, fp16 X / Y, g128 + zero points, weights rotated among
-//          copies past L2; TFLOP/s and the ratio to cuBLAS fp16 (x @ W^T, the same shape)
+//   time   CUDA events, median of 9, fp16 X / Y, g128 + zero points, two weight copies
+//          alternated; TFLOP/s and the ratio to cuBLAS fp16 (x @ W^T, the same shape)
+//   ncu    one shape, three calls (for Nsight Compute)
 // Build and run on the GPU machine (cuBLAS from the CUDA toolkit):
 //   nvcc -O3 -std=c++17 -arch=sm_90a --expt-relaxed-constexpr -Icsrc -Icsrc/include \
-//     tests/gpu/gemm_probe.cu -lcublas -o /tmp/gemm_probe && /tmp/gemm_probe [check|time]
+//     tests/gpu/gemm_probe.cu -lcublas -o /tmp/gemm_probe && /tmp/gemm_probe [check|time|ncu]
 #if __has_include(<cublas_v2.h>) && !defined(QMM_NO_CUBLAS)
 #include <cublas_v2.h>
 #define QMM_PROBE_CUBLAS 1
@@ -139,15 +142,20 @@ cudaError_t old_gemm(const KParams& p) {
   return p.bits == 4 ? float_tiles<__half, 4>(p, 132, 0) : float_tiles<__half, 8>(p, 132, 0);
 }
 
-// The wgmma kernel with KB 64-k blocks per stage.
-cudaError_t wg(const KParams& p, int kb) {
-  using namespace sm90;
-  if (p.xt == 1) {
-    if (p.bits == 4) return kb == 1 ? launch_t<__nv_bfloat16, 4, 1>(p, 0) : launch_t<__nv_bfloat16, 4, 2>(p, 0);
-    return kb == 1 ? launch_t<__nv_bfloat16, 8, 1>(p, 0) : launch_t<__nv_bfloat16, 8, 2>(p, 0);
+// Workspace for the library's split-K partials (grown as needed; the probe is single-stream).
+void* g_ws = nullptr;
+size_t g_ws_bytes = 0;
+// The library's float GEMM as the backend calls it (the wgmma kernel, split over K for few
+// tiles), or the wgmma kernel unsplit.
+cudaError_t lib(const KParams& p, bool split = true) {
+  if (!split) return launch_gemm_float_sm90(p, 132, nullptr, 0, 0);
+  const size_t need = gemm_float_workspace(p, 132);
+  if (need > g_ws_bytes) {
+    cudaFree(g_ws);
+    CK(cudaMalloc(&g_ws, need));
+    g_ws_bytes = need;
   }
-  if (p.bits == 4) return kb == 1 ? launch_t<__half, 4, 1>(p, 0) : launch_t<__half, 4, 2>(p, 0);
-  return kb == 1 ? launch_t<__half, 8, 1>(p, 0) : launch_t<__half, 8, 2>(p, 0);
+  return launch_gemm_float(p, 132, g_ws, g_ws_bytes, 0);
 }
 
 int check() {
@@ -162,6 +170,8 @@ int check() {
       {129, 1000, 512, 128, 4, 1, true},  {256, 777, 224, 32, 8, 1, false},
       {1024, 2048, 4096, 128, 4, 0, true}, {777, 4096, 4096, 128, 8, 0, true},
       {4096, 1024, 2048, 128, 4, 1, true}, {96, 8192, 1024, 128, 4, 0, true},
+      {64, 4096, 4096, 128, 4, 0, true},  {33, 1000, 4160, 32, 8, 1, true},
+      {17, 4096, 14336, 128, 4, 0, true}, {256, 4096, 4096, 64, 8, 0, false},
   };
   int failed = 0, n = 0;
   for (const C& c : cases) {
@@ -177,9 +187,9 @@ int check() {
     p.ldy = ldy;
     CK(old_gemm(p));
     p.y = y1;
-    for (int kb : {1, 2}) {
+    for (int kb : {0, 1}) {  // unsplit, then as the library runs it
     CK(cudaMemset(y1, 0xff, c.M * ldy * 4));
-    CK(wg(p, kb));
+    CK(lib(p, kb == 1));
     CK(cudaDeviceSynchronize());
     std::vector<float> a(c.M * ldy), b(c.M * ldy);
     CK(cudaMemcpy(a.data(), y0, a.size() * 4, cudaMemcpyDeviceToHost));
@@ -200,10 +210,13 @@ int check() {
         den += double(u) * u;
       }
     const double rel = std::sqrt(num / (den > 0 ? den : 1));
-    const bool ok = bad == 0 && pad_touched == 0 && rel < 1e-5;
+    // Unsplit, the two kernels add the same fp32 products in k order (tensor-core accumulation
+    // both): 1e-5. Split over K, the partial sums take another order: 1e-4 (the accuracy
+    // bound itself, vs float64, is gpu_check's: 2e-3 / 8e-3, SPEC section 4).
+    const bool ok = bad == 0 && pad_touched == 0 && rel < (kb ? 1e-4 : 1e-5);
     failed += !ok;
-    std::printf("%s KB=%d M=%lld N=%lld K=%lld gs=%lld bits=%d x=%s zp=%d: rel diff %.2e, non-finite %lld, pad touched %lld\n",
-                ok ? "ok  " : "FAIL", kb, (long long)c.M, (long long)c.N, (long long)c.K, (long long)c.gs, c.bits,
+    std::printf("%s %s M=%lld N=%lld K=%lld gs=%lld bits=%d x=%s zp=%d: rel diff %.2e, non-finite %lld, pad touched %lld\n",
+                ok ? "ok  " : "FAIL", kb ? "library" : "unsplit", (long long)c.M, (long long)c.N, (long long)c.K, (long long)c.gs, c.bits,
                 c.xt ? "bf16" : "f16", int(c.zp), rel, (long long)bad, (long long)pad_touched);
     ++n;
     }
@@ -244,13 +257,13 @@ int time_all() {
 #else
   std::printf("(built without cuBLAS: cublas_us reads 0)\n");
 #endif
-  std::printf("%-22s %4s %5s %9s %9s %9s %9s %8s %8s %8s %8s %7s %7s\n", "shape", "bits", "M", "old_us", "wg1_us",
-              "wg2_us", "cublas_us", "old_TF", "wg1_TF", "wg2_TF", "cb_TF", "wg/old", "wg/cb");
-  const int64_t shapes[][2] = {{28672, 8192}, {8192, 8192}, {8192, 28672}, {14336, 4096}};
+  std::printf("%-22s %4s %5s %9s %9s %9s %9s %8s %8s %8s %8s %7s %7s\n", "shape", "bits", "M", "old_us", "wg_us",
+              "lib_us", "cublas_us", "old_TF", "wg_TF", "lib_TF", "cb_TF", "lib/old", "lib/cb");
+  const int64_t shapes[][2] = {{28672, 8192}, {8192, 8192}, {8192, 28672}, {14336, 4096}, {4096, 4096}};
   for (auto& sh : shapes) {
     for (int bits : {4, 8}) {
-      for (int64_t M : {128, 256, 1024, 4096}) {
-        if (bits == 8 && M == 128) continue;
+      for (int64_t M : {32, 64, 128, 256, 1024, 4096}) {
+        if (bits == 8 && (M == 32 || M == 128)) continue;
         const int64_t N = sh[0], K = sh[1];
         Problem pr{M, N, K, 128, bits, 0, true};
         pr.alloc(7);
@@ -265,8 +278,8 @@ int time_all() {
         CK(cudaGetLastError());
         const Problem* ps[2] = {&pr, &pr2};
         const double t_old = median_us([&](int i) { CK(old_gemm(ps[i & 1]->params(y, 0))); }, 9);
-        const double t_new = median_us([&](int i) { CK(wg(ps[i & 1]->params(y, 0), 1)); }, 9);
-        const double t_new2 = median_us([&](int i) { CK(wg(ps[i & 1]->params(y, 0), 2)); }, 9);
+        const double t_new = median_us([&](int i) { CK(lib(ps[i & 1]->params(y, 0), false)); }, 9);
+        const double t_new2 = median_us([&](int i) { CK(lib(ps[i & 1]->params(y, 0))); }, 9);
         const __half one = __float2half(1.0f), zero = __float2half(0.0f);
 #ifdef QMM_PROBE_CUBLAS
         const double t_cb = median_us([&](int i) {
@@ -278,7 +291,7 @@ int time_all() {
         const double t_cb = 0;
 #endif
         const double fl = 2.0 * M * N * K;
-        const double best = std::min(t_new, t_new2);
+        const double best = t_new2;
         std::printf("%6lldx%-15lld %4d %5lld %9.1f %9.1f %9.1f %9.1f %8.1f %8.1f %8.1f %8.1f %7.2f %7.2f\n",
                     (long long)N, (long long)K, bits, (long long)M, t_old, t_new, t_new2, t_cb, fl / t_old * 1e-6,
                     fl / t_new * 1e-6, fl / t_new2 * 1e-6, t_cb > 0 ? fl / t_cb * 1e-6 : 0.0, t_old / best,
@@ -297,6 +310,19 @@ int time_all() {
   return 0;
 }
 
+// One shape for a profiler: 8192 x 8192, M = 4096, 4-bit g128 + zp, fp16; 3 library calls.
+int ncu_one() {
+  Problem pr{4096, 8192, 8192, 128, 4, 0, true};
+  pr.alloc(9);
+  void* y;
+  CK(cudaMalloc(&y, 4096 * 8192 * 2));
+  for (int i = 0; i < 3; ++i) CK(lib(pr.params(y, 0)));
+  CK(cudaDeviceSynchronize());
+  cudaFree(y);
+  pr.release();
+  return 0;
+}
+
 }  // namespace probe
 
 int main(int argc, char** argv) {
@@ -308,5 +334,6 @@ int main(int argc, char** argv) {
   int rc = 0;
   if (mode == "check" || mode == "all") rc |= probe::check();
   if (mode == "time" || mode == "all") rc |= probe::time_all();
+  if (mode == "ncu") rc |= probe::ncu_one();
   return rc;
 }
