@@ -39,7 +39,9 @@ if has cpp; then
     --benchmark_out="$OUT/qmm_bench.json" > "$OUT/qmm_bench.txt" 2> "$OUT/qmm_bench.err"
   echo "qmm_bench rc=$?"
 fi
-export PYTHONPATH="$PWD/$BUILD/site${PYTHONPATH:+:$PYTHONPATH}"
+# (QMM_GPU_BUILD may be relative or absolute, as tests/gpu_machine.sh passes it)
+case $BUILD in /*) SITE=$BUILD/site ;; *) SITE=$PWD/$BUILD/site ;; esac
+export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
 cp bench/RESULTS.md "$OUT/RESULTS.md"  # both runs write their sections into this copy
 if has gpu; then (cd "$OUT" && python3 -m qmatmul bench --suite "$SUITE" --backend cuda --compute float,int8 \
   --json results_gpu.json --plot roofline_gpu.png --markdown RESULTS.md \
