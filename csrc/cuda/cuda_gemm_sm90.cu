@@ -33,20 +33,22 @@ namespace cuda {
 namespace {
 namespace sm90 {
 
-constexpr int kBM = 128;  // X rows per block (the wgmma N)
 constexpr int kBN = 256;  // weight rows per block (4 warpgroups x 64)
 constexpr int kBK = 64;   // k per stage
 constexpr int kThreads = 512;
-constexpr int kXS = kBM * kBK * 2;  // X bytes per stage: 128 rows of 128 bytes
 
-template <int BITS> struct Sm90Cfg {
-  // 6 / 5 stages (4 / 3 ahead of the one computed): 145 / 161 KB of shared memory. A stage of
-  // 128 k (KB = 2 in the 2026-12-02 probe) was 5-25 % slower on every shape.
-  static constexpr int kStages = BITS == 4 ? 6 : 5;
+// BM X rows per block (the wgmma N: 128, 64, 32 or 16; small M takes a narrow tile so the
+// tensor cores do not multiply rows of zeros).
+template <int BITS, int BM> struct Sm90Cfg {
+  static constexpr int XS = BM * kBK * 2;   // X bytes per stage: BM rows of 128 bytes
   static constexpr int WR = kBK * BITS / 8;  // weight row bytes per stage
   static constexpr int WS = kBN * WR;
-  static constexpr int kStageBytes = kXS + WS;  // multiple of 1024
+  static constexpr int kStageBytes = XS + WS;  // multiple of 1024
+  // Up to 160 KB of stages, at most 8 (6 / 5 for BM = 128 at 4 / 8 bits). A stage of 128 k
+  // (2026-12-02 probe, BM = 128) was 5-25 % slower on every shape.
+  static constexpr int kStages = (160 * 1024) / kStageBytes < 8 ? (160 * 1024) / kStageBytes : 8;
   static constexpr int kSmem = kStages * kStageBytes + 1024;  // + alignment slack
+  static_assert(kStageBytes % 1024 == 0 && kStages >= 4, "stage layout");
 };
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ == 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -54,13 +56,6 @@ template <int BITS> struct Sm90Cfg {
 #endif
 
 #ifdef QMM_SM90_WGMMA
-// The 64 accumulator operands of an m64n128 wgmma.
-#define QMM_WGMMA_D64 \
-  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
-  "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
-  "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
-  "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
-
 // Shared-memory matrix descriptor: K-major, 128-byte swizzle, 8-row groups 1024 bytes apart.
 __device__ __forceinline__ uint64_t desc_sw128(uint32_t saddr) {
   uint64_t d = uint64_t((saddr & 0x3FFFF) >> 4);
@@ -81,16 +76,31 @@ __device__ __forceinline__ void fence_proxy_async() {
   asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
 }
 // Keeps the compiler from moving accumulator accesses across the asynchronous MMAs.
-__device__ __forceinline__ void fence_acc(float (&d)[64]) {
+template <int N> __device__ __forceinline__ void fence_acc(float (&d)[N]) {
 #pragma unroll
-  for (int i = 0; i < 64; ++i) asm volatile("" : "+f"(d[i])::"memory");
+  for (int i = 0; i < N; ++i) asm volatile("" : "+f"(d[i])::"memory");
 }
 
-// D[64 x 128] += A[64 x 16] (registers) * B[16 x 128] (shared, descriptor).
-template <class T>
-__device__ __forceinline__ void wgmma_128(float (&d)[64], const uint32_t a[4], uint64_t desc);
+// The accumulator operands of an m64nN wgmma (N / 2 per thread).
+#define QMM_WGMMA_D64 \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
+  "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
+  "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
+  "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
+#define QMM_WGMMA_D32 \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
+  "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}"
+#define QMM_WGMMA_D16 \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}"
+#define QMM_WGMMA_D8 \
+  "{%0, %1, %2, %3, %4, %5, %6, %7}"
+
+// D[64 x N] += A[64 x 16] (registers) * B[16 x N] (shared, descriptor), N = 2 * ACC.
+template <class T, int ACC>
+__device__ __forceinline__ void wgmma_rs(float (&d)[ACC], const uint32_t a[4], uint64_t desc);
 template <>
-__device__ __forceinline__ void wgmma_128<__half>(float (&d)[64], const uint32_t a[4], uint64_t desc) {
+__device__ __forceinline__ void wgmma_rs<__half, 64>(float (&d)[64], const uint32_t a[4],
+                                                  uint64_t desc) {
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 "
@@ -106,8 +116,8 @@ __device__ __forceinline__ void wgmma_128<__half>(float (&d)[64], const uint32_t
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
 }
 template <>
-__device__ __forceinline__ void wgmma_128<__nv_bfloat16>(float (&d)[64], const uint32_t a[4],
-                                                         uint64_t desc) {
+__device__ __forceinline__ void wgmma_rs<__nv_bfloat16, 64>(float (&d)[64], const uint32_t a[4],
+                                                  uint64_t desc) {
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
@@ -122,16 +132,86 @@ __device__ __forceinline__ void wgmma_128<__nv_bfloat16>(float (&d)[64], const u
         "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
 }
+template <>
+__device__ __forceinline__ void wgmma_rs<__half, 32>(float (&d)[32], const uint32_t a[4],
+                                                  uint64_t desc) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 "
+      QMM_WGMMA_D32 ", {%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
+}
+template <>
+__device__ __forceinline__ void wgmma_rs<__nv_bfloat16, 32>(float (&d)[32], const uint32_t a[4],
+                                                  uint64_t desc) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+      QMM_WGMMA_D32 ", {%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
+}
+template <>
+__device__ __forceinline__ void wgmma_rs<__half, 16>(float (&d)[16], const uint32_t a[4],
+                                                  uint64_t desc) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %21, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16 "
+      QMM_WGMMA_D16 ", {%16, %17, %18, %19}, %20, p, 1, 1, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
+}
+template <>
+__device__ __forceinline__ void wgmma_rs<__nv_bfloat16, 16>(float (&d)[16], const uint32_t a[4],
+                                                  uint64_t desc) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %21, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 "
+      QMM_WGMMA_D16 ", {%16, %17, %18, %19}, %20, p, 1, 1, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
+}
+template <>
+__device__ __forceinline__ void wgmma_rs<__half, 8>(float (&d)[8], const uint32_t a[4],
+                                                  uint64_t desc) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %13, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n16k16.f32.f16.f16 "
+      QMM_WGMMA_D8 ", {%8, %9, %10, %11}, %12, p, 1, 1, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
+}
+template <>
+__device__ __forceinline__ void wgmma_rs<__nv_bfloat16, 8>(float (&d)[8], const uint32_t a[4],
+                                                  uint64_t desc) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %13, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n16k16.f32.bf16.bf16 "
+      QMM_WGMMA_D8 ", {%8, %9, %10, %11}, %12, p, 1, 1, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
+}
 #endif  // QMM_SM90_WGMMA
 
-// One block: the 256 x 128 tile `blockIdx.x` over the k stages [kt0, kt1) of split blockIdx.y.
+// One block: the 256 x BM tile `blockIdx.x` over the k stages [kt0, kt1) of split blockIdx.y.
 // part == nullptr: Y is written (row_scale applied); else the fp32 partial tile goes to
 // part[split][M][N] and splitk_reduce sums the splits.
-template <class T, int BITS>
+template <class T, int BITS, int BM>
 __global__ void __launch_bounds__(kThreads, 1)
     gemm_sm90_kernel(KParams p, float* part, int stages_per_split) {
 #ifdef QMM_SM90_WGMMA
-  using C = Sm90Cfg<BITS>;
+  using C = Sm90Cfg<BITS, BM>;
+  constexpr int ACC = BM / 2;         // accumulators per thread
+  constexpr int kXS = C::XS;
   constexpr int S = C::kStages;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t raw_addr = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
@@ -145,14 +225,14 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   // Tile order: groups of up to 16 weight tiles, X tiles fastest inside a group, so the
   // blocks resident at one time share their weight and X tiles in L2.
-  const int64_t tiles_m = (p.M + kBM - 1) / kBM, tiles_n = (p.N + kBN - 1) / kBN;
+  const int64_t tiles_m = (p.M + BM - 1) / BM, tiles_n = (p.N + kBN - 1) / kBN;
   constexpr int64_t kGroupN = 16;
   const int64_t b = blockIdx.x;
   const int64_t grp_n0 = (b / (kGroupN * tiles_m)) * kGroupN;
   const int64_t gn = min(kGroupN, tiles_n - grp_n0);
   const int64_t within = b % (kGroupN * tiles_m);
   const int64_t n0 = (grp_n0 + within % gn) * kBN;
-  const int64_t m0 = (within / gn) * kBM;
+  const int64_t m0 = (within / gn) * BM;
   const int64_t K = p.K;
   const int nk_all = int((K + kBK - 1) / kBK);
   const int kt0 = int(blockIdx.y) * stages_per_split;
@@ -164,9 +244,12 @@ __global__ void __launch_bounds__(kThreads, 1)
   // so its weights dequantize with scale 0 and it adds exact zeros.
   const bool tail = (K & 63) != 0 && kt0 + nk == nk_all;
 
-  // This thread's cp.async sources for the next stage to load, and shared offsets. X: 2 of the
-  // 128 rows x 8 chunks of 16 bytes; weights: 1 (int4) / 2 (int8) of 256 rows x WCH chunks.
-  constexpr int XQ = kBM * 8 / kThreads;
+  // This thread's cp.async sources for the next stage to load, and shared offsets. X: BM rows
+  // x 8 chunks of 16 bytes (2 per thread at BM = 128, 1 for the first BM * 8 threads below);
+  // weights: 1 (int4) / 2 (int8) of 256 rows x WCH chunks per thread.
+  constexpr int XQ = BM * 8 >= kThreads ? BM * 8 / kThreads : 1;
+  constexpr bool kXAll = BM * 8 >= kThreads;  // every thread copies X
+  const bool xact = kXAll || tid < BM * 8;     // this thread copies X (a zero-fill writes too)
   constexpr int WCH = C::WR / 16;
   constexpr int WQ = kBN * WCH / kThreads;
   const uint8_t* xsrc[XQ];
@@ -199,7 +282,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
     for (int q = 0; q < XQ; ++q) {
       const bool ok = xok[q] && !(cut && xhi[q]);
-      cp_async16(st + xoff[q], ok ? xsrc[q] : p.x, ok);
+      if (xact) cp_async16(st + xoff[q], ok ? xsrc[q] : p.x, ok);
       xsrc[q] += kBK * 2;
     }
 #pragma unroll
@@ -210,9 +293,9 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
   };
 
-  float acc[64];
+  float acc[ACC];
 #pragma unroll
-  for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
+  for (int i = 0; i < ACC; ++i) acc[i] = 0.0f;
 
   int load_slot = 0;
 #pragma unroll
@@ -303,7 +386,8 @@ __global__ void __launch_bounds__(kThreads, 1)
         fence_acc(acc);
         wgmma_fence();
 #pragma unroll
-        for (int c = 0; c < 2; ++c) wgmma_128<T>(acc, a[c], desc + uint64_t((64 * hs + 32 * c) >> 4));
+        for (int c = 0; c < 2; ++c)
+          wgmma_rs<T, ACC>(acc, a[c], desc + uint64_t((64 * hs + 32 * c) >> 4));
       }
       wgmma_commit();
       if (hs == 0) {   // the copies of a later stage, issued while this group runs
@@ -323,7 +407,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   // D fragment: acc[4j + e] = (weight row r0 + 8 (e >> 1), X row 8j + 2t + (e & 1)).
   float* pt = part ? part + int64_t(blockIdx.y) * p.M * p.N : nullptr;
 #pragma unroll
-  for (int j = 0; j < 16; ++j)
+  for (int j = 0; j < BM / 8; ++j)
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
       const int64_t m = m0 + 8 * j + 2 * t + (e & 1);
@@ -351,33 +435,35 @@ __global__ void splitk_reduce(KParams p, const float* part, int splits) {
   }
 }
 
-// Splits of K: one when the tiles fill the SMs, else as many as fit one wave, each at least
-// 8 stages (512 k) long.
+// X tile rows by M (the narrowest wgmma N that holds M, from 16 up to 128), and splits of K:
+// one when the tiles fill the SMs, else as many as fit one wave, each at least 8 stages
+// (512 k) long.
 struct Plan {
-  int splits, stages;
+  int bm, splits, stages;
 };
 Plan plan(const KParams& p, int num_sms) {
-  const int64_t tiles = ((p.M + kBM - 1) / kBM) * ((p.N + kBN - 1) / kBN);
+  const int bm = p.M <= 16 ? 16 : p.M <= 32 ? 32 : p.M <= 64 ? 64 : 128;
+  const int64_t tiles = ((p.M + bm - 1) / bm) * ((p.N + kBN - 1) / kBN);
   const int nk = int((p.K + kBK - 1) / kBK);
   int64_t sp = tiles >= num_sms ? 1 : num_sms / tiles;
   sp = std::min<int64_t>(sp, std::max(1, nk / 8));
   sp = std::min<int64_t>(sp, 16);
   const int per = int((nk + sp - 1) / sp);
-  return {int((nk + per - 1) / per), per};
+  return {bm, int((nk + per - 1) / per), per};
 }
 
-template <class T, int BITS>
-cudaError_t launch_t(const KParams& p, int num_sms, void* ws, size_t ws_bytes, cudaStream_t s) {
-  using C = Sm90Cfg<BITS>;
-  auto kernel = gemm_sm90_kernel<T, BITS>;
+template <class T, int BITS, int BM>
+cudaError_t launch_bm(const KParams& p, Plan pl, void* ws, size_t ws_bytes, int num_sms,
+                      cudaStream_t s) {
+  using C = Sm90Cfg<BITS, BM>;
+  auto kernel = gemm_sm90_kernel<T, BITS, BM>;
   static const cudaError_t attr =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmem);
   if (attr != cudaSuccess) return attr;
-  const int64_t tiles = ((p.M + kBM - 1) / kBM) * ((p.N + kBN - 1) / kBN);
+  const int64_t tiles = ((p.M + BM - 1) / BM) * ((p.N + kBN - 1) / kBN);
   if (tiles > 0x7fffffff) return cudaErrorInvalidConfiguration;
-  Plan pl = plan(p, num_sms);
   if (pl.splits > 1 && (!ws || ws_bytes < size_t(pl.splits) * size_t(p.M * p.N) * 4))
-    pl = {1, int((p.K + kBK - 1) / kBK)};  // no workspace (e.g. under capture): one split
+    pl = {BM, 1, int((p.K + kBK - 1) / kBK)};  // no workspace (e.g. under capture): one split
   float* part = pl.splits > 1 ? static_cast<float*>(ws) : nullptr;
   kernel<<<dim3(unsigned(tiles), unsigned(pl.splits)), kThreads, C::kSmem, s>>>(p, part, pl.stages);
   cudaError_t e = cudaGetLastError();
@@ -385,6 +471,17 @@ cudaError_t launch_t(const KParams& p, int num_sms, void* ws, size_t ws_bytes, c
   const int64_t blocks = std::min<int64_t>((p.M * p.N + 255) / 256, 8 * int64_t(num_sms));
   splitk_reduce<<<unsigned(blocks), 256, 0, s>>>(p, part, pl.splits);
   return cudaGetLastError();
+}
+
+template <class T, int BITS>
+cudaError_t launch_t(const KParams& p, int num_sms, void* ws, size_t ws_bytes, cudaStream_t s) {
+  const Plan pl = plan(p, num_sms);
+  switch (pl.bm) {
+    case 16: return launch_bm<T, BITS, 16>(p, pl, ws, ws_bytes, num_sms, s);
+    case 32: return launch_bm<T, BITS, 32>(p, pl, ws, ws_bytes, num_sms, s);
+    case 64: return launch_bm<T, BITS, 64>(p, pl, ws, ws_bytes, num_sms, s);
+    default: return launch_bm<T, BITS, 128>(p, pl, ws, ws_bytes, num_sms, s);
+  }
 }
 
 }  // namespace sm90
@@ -407,7 +504,7 @@ bool gemm_sm90_available() {
         cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
         cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess &&
         major == 9 && minor == 0 &&
-        cudaFuncGetAttributes(&a, sm90::gemm_sm90_kernel<__half, 4>) == cudaSuccess &&
+        cudaFuncGetAttributes(&a, sm90::gemm_sm90_kernel<__half, 4, 128>) == cudaSuccess &&
         a.ptxVersion == 90 && a.binaryVersion == 90;
     cudaGetLastError();
     state[dev] = ok ? 1 : -1;

@@ -1,13 +1,14 @@
 // Large-M float-mode diagnostics for the cuda backend: the Hopper wgmma GEMM
 // (cuda_gemm_sm90.cu) against the mma.sync GEMM (cuda_gemm.cu) and cuBLAS fp16, in one process.
-//   check  the library's float GEMM (wgmma, unsplit and as dispatched, split over K where tiles
-//          are few) against the mma.sync GEMM on the same random problems (fp16 / bf16 X, 4 / 8
+//   check  the wgmma GEMM (unsplit, and as the library plans it: tile rows by M, split over K
+//          where tiles are few) against the mma.sync GEMM on the same random problems (fp16 / bf16 X, 4 / 8
 //          bits, zero points or none, group sizes 32 / 64 / 128, M, N, K off every tile,
 //          K % 64 == 32): relative
 //          Frobenius difference of their fp32 outputs (both dequantize to the same fp16 / bf16
 //          weights, so only the summation order differs) and no NaN / untouched output
 //   time   CUDA events, median of 9, fp16 X / Y, g128 + zero points, two weight copies
-//          alternated; TFLOP/s and the ratio to cuBLAS fp16 (x @ W^T, the same shape)
+//          alternated; the wgmma GEMM beside the kernel it competes with (ref: the decode
+//          kernel at M <= 16, the mma.sync GEMM above) and cuBLAS fp16 (x @ W^T, same shape)
 //   ncu    one shape, three calls (for Nsight Compute)
 // Build and run on the GPU machine (cuBLAS from the CUDA toolkit):
 //   nvcc -O3 -std=c++17 -arch=sm_90a --expt-relaxed-constexpr -Icsrc -Icsrc/include \
@@ -27,6 +28,7 @@
 
 #include "cuda/cuda_gemm.cu"
 #include "cuda/cuda_gemm_sm90.cu"
+#include "cuda/cuda_gemv.cu"
 
 using namespace qmm::cuda;
 
@@ -145,17 +147,22 @@ cudaError_t old_gemm(const KParams& p) {
 // Workspace for the library's split-K partials (grown as needed; the probe is single-stream).
 void* g_ws = nullptr;
 size_t g_ws_bytes = 0;
-// The library's float GEMM as the backend calls it (the wgmma kernel, split over K for few
-// tiles), or the wgmma kernel unsplit.
+// The wgmma kernel as the library plans it (tile rows by M, split over K for few tiles; also
+// for M <= 16, which the library gives the decode kernel), or unsplit.
 cudaError_t lib(const KParams& p, bool split = true) {
   if (!split) return launch_gemm_float_sm90(p, 132, nullptr, 0, 0);
-  const size_t need = gemm_float_workspace(p, 132);
+  const size_t need = gemm_float_sm90_workspace(p, 132);
   if (need > g_ws_bytes) {
     cudaFree(g_ws);
     CK(cudaMalloc(&g_ws, need));
     g_ws_bytes = need;
   }
-  return launch_gemm_float(p, 132, g_ws, g_ws_bytes, 0);
+  return launch_gemm_float_sm90(p, 132, g_ws, g_ws_bytes, 0);
+}
+// The kernel the wgmma one is measured against: the decode kernel for M <= 16, else the
+// mma.sync GEMM.
+cudaError_t ref_kernel(const KParams& p) {
+  return p.M <= 16 ? launch_decode_float(p, 132, 0) : old_gemm(p);
 }
 
 int check() {
@@ -172,6 +179,9 @@ int check() {
       {4096, 1024, 2048, 128, 4, 1, true}, {96, 8192, 1024, 128, 4, 0, true},
       {64, 4096, 4096, 128, 4, 0, true},  {33, 1000, 4160, 32, 8, 1, true},
       {17, 4096, 14336, 128, 4, 0, true}, {256, 4096, 4096, 64, 8, 0, false},
+      {1, 4096, 4096, 128, 4, 0, true},   {5, 3000, 2080, 32, 8, 1, true},
+      {16, 8192, 8192, 128, 4, 0, true},  {24, 700, 1056, 96, 4, 1, false},
+      {48, 2100, 3072, 64, 8, 0, true},
   };
   int failed = 0, n = 0;
   for (const C& c : cases) {
@@ -257,13 +267,13 @@ int time_all() {
 #else
   std::printf("(built without cuBLAS: cublas_us reads 0)\n");
 #endif
-  std::printf("%-22s %4s %5s %9s %9s %9s %9s %8s %8s %8s %8s %7s %7s\n", "shape", "bits", "M", "old_us", "wg_us",
-              "lib_us", "cublas_us", "old_TF", "wg_TF", "lib_TF", "cb_TF", "lib/old", "lib/cb");
+  std::printf("%-22s %4s %5s %9s %9s %9s %9s %8s %8s %8s %8s %7s %7s\n", "shape", "bits", "M", "ref_us", "wg_us",
+              "lib_us", "cublas_us", "ref_TF", "wg_TF", "lib_TF", "cb_TF", "lib/ref", "lib/cb");
   const int64_t shapes[][2] = {{28672, 8192}, {8192, 8192}, {8192, 28672}, {14336, 4096}, {4096, 4096}};
   for (auto& sh : shapes) {
     for (int bits : {4, 8}) {
-      for (int64_t M : {32, 64, 128, 256, 1024, 4096}) {
-        if (bits == 8 && (M == 32 || M == 128)) continue;
+      for (int64_t M : {1, 4, 16, 32, 64, 128, 256, 1024, 4096}) {
+        if (bits == 8 && (M == 4 || M == 32 || M == 128)) continue;
         const int64_t N = sh[0], K = sh[1];
         Problem pr{M, N, K, 128, bits, 0, true};
         pr.alloc(7);
@@ -277,7 +287,7 @@ int time_all() {
         dequant_f16<<<4096, 256>>>(pr.w, pr.s, pr.z, wd, N, K, 128, bits);
         CK(cudaGetLastError());
         const Problem* ps[2] = {&pr, &pr2};
-        const double t_old = median_us([&](int i) { CK(old_gemm(ps[i & 1]->params(y, 0))); }, 9);
+        const double t_old = median_us([&](int i) { CK(ref_kernel(ps[i & 1]->params(y, 0))); }, 9);
         const double t_new = median_us([&](int i) { CK(lib(ps[i & 1]->params(y, 0), false)); }, 9);
         const double t_new2 = median_us([&](int i) { CK(lib(ps[i & 1]->params(y, 0))); }, 9);
         const __half one = __float2half(1.0f), zero = __float2half(0.0f);
