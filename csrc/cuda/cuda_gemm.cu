@@ -1,5 +1,7 @@
 // cuda tensor-core GEMM for M > 16 (float mode) and every M (int8 mode):
-// cuda_float_gemm_w4w8 / cuda_int8_gemm_w4w8.
+// cuda_float_gemm_w4w8 / cuda_int8_gemm_w4w8. On an sm_90 device running the sm_90a build,
+// float mode goes to the wgmma kernel of cuda_gemm_sm90.cu instead (launch_gemm_float below);
+// this file's mma.sync float kernels serve the other architectures (sm_80 .. sm_89, sm_100+).
 //
 // Layout read: canonical weights (int8 [N, K] / int4 two per byte), fp32 scales and int8 zero
 // points [N, K/group_size]; float mode: X fp16/bf16 [M, K] with 16-byte aligned rows (fp32 or

@@ -1,15 +1,20 @@
 // cuda float-mode GEMM for Hopper (sm_90a): wgmma with the dequantized weights as the
-// register operand. cuda_float_gemm_sm90.
+// register operand. launch_gemm_float takes it for M > 16 on a 9.0 device.
 //
 // Y^T = dequant(W) . X^T: the MMA's M dimension is the weight's n (A = dequantized weights in
 // registers, 64 rows per warpgroup), its N dimension is X's rows (B = an X tile in shared
 // memory, K-major with the 128-byte swizzle, read by the tensor cores directly). So the
 // dequantized weights never touch shared memory and X needs no k permutation.
 //
-// Block: 4 warpgroups (512 threads), tile 256 weight rows x 128 X rows x 64 k per stage,
-// kStages-deep cp.async ring (X 16 KB + weights 8 KB (int4) / 16 KB (int8) per stage, zero-
-// filled past M, N, K). Per stage each warpgroup issues 4 wgmma.m64n128k16 (fp32 accumulate)
-// on the register fragments it dequantized from the stage's weight rows.
+// Block: 4 warpgroups (512 threads), tile 256 weight rows x BM X rows x 64 k per stage, BM =
+// 16 / 32 / 64 / 128 by M (wgmma N; small M does not multiply rows of zeros), a 5-8 stage
+// cp.async ring (X BM x 128 bytes + weights 8 KB (int4) / 16 KB (int8) per stage, zero-filled
+// past M, N, K). Per stage each warpgroup issues two commit groups of 2 wgmma.m64nBMk16 (fp32
+// accumulate): the fragments of one group are dequantized while the other runs (wait_group 1).
+// Few tiles (fewer than the SMs): K is split at fixed stage boundaries into as many parts as
+// fill one wave (each >= 512 k, at most 16); the fp32 partial tiles go to the workspace and
+// splitk_reduce adds them in split order (deterministic). Without the workspace (a capture
+// that cannot allocate it) the call runs unsplit.
 //
 // A fragment of a warp (16 weight rows, 16 k): thread (g = lane / 4, t = lane % 4) holds rows g
 // and g + 8 at k = 2t, 2t + 1, 2t + 8, 2t + 9. From canonical int4 rows that is byte t of each
@@ -23,6 +28,12 @@
 // thread fences (fence.proxy.async) after its copies land and before the block barrier.
 // Requires what launch_gemm_float requires (group_size % 32 == 0, 16-byte aligned X rows and
 // weights) and a device of compute capability 9.0 running the sm_90a build of this file.
+//
+// Measured (H200, 2026-12-02, tests/gpu/gemm_probe.cu and `qmatmul bench --suite full`,
+// bench/RESULTS.md): M = 4096 at 400-525 TFLOP/s, 0.53-0.69x cuBLAS fp16 (the mma.sync GEMM:
+// 0.26-0.30x); M = 32-128 0.9-1.5x cuBLAS (split K); M = 256 0.5-0.8x. ncu at M = 4096 (before
+// the last instruction trims): issue slots 55 % busy, 1.2 of 4 warps eligible per scheduler:
+// latency between the block barrier of each stage and the MMAs, not the tensor pipe, limits it.
 #include <algorithm>
 
 #include "cuda/cuda_common.cuh"
