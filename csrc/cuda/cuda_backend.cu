@@ -3,18 +3,28 @@
 //
 // Dispatch (every device problem is accepted; supports() never declines):
 //   K == 0                          -> cudaMemset2DAsync(Y)
-//   float, gs % 32 == 0, w aligned  -> M <= 16: cuda_gemv.cu (bandwidth kernel)
-//                                      M > 16 : cuda_gemm.cu (mma.m16n8k16); fp32 or unaligned
-//                                               X is first converted to an fp16 workspace copy
-//   int8,  gs % 32 == 0, gs <= 65536, w aligned -> quantize X (workspace) + cuda_gemm.cu (s8 mma)
+//   float, gs % 32 == 0, w aligned  -> M <= 16 (and the decode kernels' index range):
+//                                        cuda_gemv.cu (bandwidth kernel)
+//                                      otherwise: sm_90a build on a 9.0 device:
+//                                        cuda_gemm_sm90.cu (wgmma, K split when tiles are few),
+//                                      else cuda_gemm.cu (mma.m16n8k16); fp32 or unaligned X
+//                                      is first converted to an fp16 workspace copy
+//   int8,  gs % 32 == 0, gs <= 65536, w aligned -> quantize X (workspace) + cuda_gemv.cu
+//                                      (M <= 16, groups of 128) or cuda_gemm.cu (s8 mma)
 //   anything else                   -> cuda_generic.cu (correct, slow)
 //
-// Workspace: the int8 mode (quantized X: M*K + 8*M*groups bytes) and the fp32/unaligned X of
-// the float GEMM (M*K*2 bytes) need scratch memory. It is cached per (device, stream) and
-// grown geometrically with cudaMalloc outside of stream capture (after synchronizing that
-// stream so the old buffer is idle); a call needing more than the cached size while its stream
-// is being captured fails with QMM_CUDA_ERROR (run one call of the largest shape before
-// capturing). Steady state: no allocation, no synchronization. The cache is freed at exit.
+// Workspace: the int8 mode (quantized X: M*K + 8*M*groups bytes), the fp32/unaligned X of the
+// float GEMM (M*K*2 bytes) and the split-K partial sums of the sm90 GEMM (splits*M*N*4 bytes,
+// only for shapes with fewer tiles than SMs) need scratch memory. It is cached per (device,
+// stream) and grown geometrically with cudaMalloc outside of stream capture (after
+// synchronizing that stream so the old buffer is idle; a buffer once handed to a capture is
+// kept alive until exit instead of freed, since its graph may still be replayed). A call
+// needing more than the cached size while its stream is being captured fails with
+// QMM_CUDA_ERROR (run one call of the largest shape before capturing), except the split-K
+// partials, without which the GEMM runs unsplit. Graphs and direct calls on one stream share
+// its workspace: a replay must not overlap other qmatmul work on that stream's workspace (the
+// same rule as for stream-ordered work). Steady state: no allocation, no synchronization. The
+// cache is freed at exit.
 #include <cuda_runtime.h>
 
 #include <cstdio>
@@ -23,6 +33,7 @@
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/backend.h"
 #include "cuda/cuda_kernels.h"
@@ -124,15 +135,18 @@ struct DeviceScope {
 struct Workspace {
   void* ptr = nullptr;
   size_t size = 0;
+  bool captured = false;  // handed to a stream capture: a graph may hold the pointer
 };
 
 struct WorkspaceCache {
   std::mutex mu;
   std::map<std::pair<int, void*>, Workspace> map;
+  std::vector<void*> retired;  // outgrown buffers that captured graphs may still use
   ~WorkspaceCache() {
     // At exit the runtime may already be torn down; freeing is best effort.
     for (auto& kv : map)
       if (kv.second.ptr) cudaFree(kv.second.ptr);
+    for (void* p : retired) cudaFree(p);
   }
 };
 
@@ -148,18 +162,20 @@ qmm_status get_workspace(int dev, cudaStream_t stream, size_t bytes, void** out,
                          bool optional = false) {
   WorkspaceCache& c = workspace_cache();
   Workspace& ws = c.map[std::make_pair(dev, static_cast<void*>(stream))];
-  if (ws.size >= bytes) {
-    *out = ws.ptr;
-    return QMM_OK;
-  }
   cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
   cudaError_t e = cudaStreamIsCapturing(stream, &cs);
   if (e != cudaSuccess) return cuda_fail(e, "cudaStreamIsCapturing");
-  if (cs != cudaStreamCaptureStatusNone && optional) {
+  const bool capturing = cs != cudaStreamCaptureStatusNone;
+  if (ws.size >= bytes) {
+    if (capturing) ws.captured = true;
+    *out = ws.ptr;
+    return QMM_OK;
+  }
+  if (capturing && optional) {
     *out = nullptr;
     return QMM_OK;
   }
-  if (cs != cudaStreamCaptureStatusNone)
+  if (capturing)
     return set_error(QMM_CUDA_ERROR,
                      "cuda backend: this call needs %zu bytes of workspace but the stream is being "
                      "captured and only %zu are cached; run the call once outside capture first",
@@ -167,9 +183,15 @@ qmm_status get_workspace(int dev, cudaStream_t stream, size_t bytes, void** out,
   if (ws.ptr) {
     if ((e = cudaStreamSynchronize(stream)) != cudaSuccess)
       return cuda_fail(e, "cudaStreamSynchronize");
-    cudaFree(ws.ptr);
+    // A graph captured with the old buffer may be replayed later: keep it alive (freed at
+    // exit) rather than let the graph write into freed memory.
+    if (ws.captured)
+      c.retired.push_back(ws.ptr);
+    else
+      cudaFree(ws.ptr);
     ws.ptr = nullptr;
     ws.size = 0;
+    ws.captured = false;
   }
   size_t want = bytes + bytes / 2;
   if (want < (size_t(1) << 20)) want = size_t(1) << 20;
@@ -263,8 +285,14 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
     void* ws = nullptr;
     const size_t xbytes = round256(size_t(p.M) * size_t(p.K) * 2);
     const size_t rbytes = round256(size_t(p.M) * 4);
-    const size_t split = decode ? 0 : cuda::gemm_float_workspace(k, sms);
-    qmm_status st = get_workspace(dev, stream, xbytes + rbytes + split, &ws);
+    size_t split = decode ? 0 : cuda::gemm_float_workspace(k, sms);
+    // The split-K partials are optional (as on the aligned path): under capture without room
+    // for them the GEMM runs unsplit; the X copy is not.
+    qmm_status st = get_workspace(dev, stream, xbytes + rbytes + split, &ws, split > 0);
+    if (st == QMM_OK && !ws) {
+      split = 0;
+      st = get_workspace(dev, stream, xbytes + rbytes, &ws);
+    }
     if (st != QMM_OK) return st;
     float* rs = reinterpret_cast<float*>(static_cast<char*>(ws) + xbytes);
     if ((e = cuda::launch_convert_x_f16(k, ws, rs, stream)) != cudaSuccess)

@@ -16,6 +16,8 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
+#include <atomic>
+
 namespace qmm {
 namespace cuda {
 
@@ -239,6 +241,23 @@ __device__ __forceinline__ float load_x(const void* x, int64_t i, int xt) {
   if (xt == 0) return __half2float(static_cast<const __half*>(x)[i]);
   if (xt == 1) return __bfloat162float(static_cast<const __nv_bfloat16*>(x)[i]);
   return static_cast<const float*>(x)[i];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host side: opts the kernel `Kernel` in to `bytes` of dynamic shared memory on the current
+// device. The setting is per device, so it is made once per device (and retried after a
+// failure); one instantiation per kernel.
+template <auto Kernel>
+cudaError_t opt_in_smem(int bytes) {
+  static std::atomic<signed char> done[64];  // static storage: zero-initialized
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) return cudaGetLastError();
+  const bool cached = dev >= 0 && dev < 64;
+  if (cached && done[dev].load(std::memory_order_acquire)) return cudaSuccess;
+  const cudaError_t e =
+      cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  if (e == cudaSuccess && cached) done[dev].store(1, std::memory_order_release);
+  return e;
 }
 
 }  // namespace cuda

@@ -37,9 +37,10 @@ namespace {
 
 constexpr int kBK = 64;
 constexpr int kStages = 4;
-// Float mode on Hopper: the wgmma kernel (cuda_gemm_sm90.cu) takes M above this (smaller M is
-// the decode kernels' unless the shape is beyond their index range).
-constexpr int64_t kSm90MinM = 16;
+// Float mode on Hopper: the wgmma kernel (cuda_gemm_sm90.cu) takes every M that reaches this
+// file: M > 16, and M <= 16 on shapes beyond the decode kernels' index range (its 16-row X
+// tile; the decode kernel is faster where it applies, tests/gpu/README.md).
+constexpr int64_t kSm90MinM = 0;
 
 template <int MODE, class T, int BITS, int WM, int WN, int MT, int NT>
 struct Cfg {
@@ -325,8 +326,7 @@ template <int MODE, class T, int BITS, int WM, int WN, int MT, int NT>
 cudaError_t launch_cfg(const KParams& p, const QuantX& qx, cudaStream_t s) {
   using C = Cfg<MODE, T, BITS, WM, WN, MT, NT>;
   auto kernel = gemm_kernel<MODE, T, BITS, WM, WN, MT, NT>;
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmem);
+  const cudaError_t attr = opt_in_smem<gemm_kernel<MODE, T, BITS, WM, WN, MT, NT>>(C::kSmem);
   if (attr != cudaSuccess) return attr;
   const dim3 grid(unsigned((p.N + C::BN - 1) / C::BN), unsigned((p.M + C::BM - 1) / C::BM));
   if (grid.y > 65535u) return cudaErrorInvalidConfiguration;

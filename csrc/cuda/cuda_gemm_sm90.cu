@@ -12,7 +12,8 @@
 // past M, N, K). Per stage each warpgroup issues two commit groups of 2 wgmma.m64nBMk16 (fp32
 // accumulate): the fragments of one group are dequantized while the other runs (wait_group 1).
 // Few tiles (fewer than the SMs): K is split at fixed stage boundaries into as many parts as
-// fill one wave (each >= 512 k, at most 16); the fp32 partial tiles go to the workspace and
+// fill one wave (at most 16; all but the last of the same length, >= 512 k, the last possibly
+// shorter); the fp32 partial tiles go to the workspace and
 // splitk_reduce adds them in split order (deterministic). Without the workspace (a capture
 // that cannot allocate it) the call runs unsplit.
 //
@@ -373,8 +374,8 @@ __global__ void splitk_reduce(KParams p, const float* part, int splits) {
 }
 
 // X tile rows by M (the narrowest wgmma N that holds M, from 16 up to 128), and splits of K:
-// one when the tiles fill the SMs, else as many as fit one wave, each at least 8 stages
-// (512 k) long.
+// one when the tiles fill the SMs, else as many as fit one wave, `per` stages each (>= 8 stages,
+// 512 k; the last split takes what is left, possibly fewer).
 struct Plan {
   int bm, splits, stages;
 };
@@ -394,8 +395,7 @@ cudaError_t launch_bm(const KParams& p, Plan pl, void* ws, size_t ws_bytes, int 
                       cudaStream_t s) {
   using C = Sm90Cfg<BITS, BM>;
   auto kernel = gemm_sm90_kernel<T, BITS, BM>;
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmem);
+  const cudaError_t attr = opt_in_smem<gemm_sm90_kernel<T, BITS, BM>>(C::kSmem);
   if (attr != cudaSuccess) return attr;
   const int64_t tiles = ((p.M + BM - 1) / BM) * ((p.N + kBN - 1) / kBN);
   if (tiles > 0x7fffffff) return cudaErrorInvalidConfiguration;
@@ -426,15 +426,17 @@ cudaError_t launch_t(const KParams& p, int num_sms, void* ws, size_t ws_bytes, c
 
 bool gemm_sm90_available() {
   // The kernels hold wgmma code only in their sm_90a build, which runs on compute capability
-  // 9.0 alone; there cudaFuncGetAttributes reads PTX and binary version 90 (a JIT of the sm_80
-  // PTX would read 80 and hold an empty body). Cached per device.
-  static signed char state[64] = {};  // 0 unknown, 1 yes, -1 no
+  // 9.0 alone. There cudaFuncGetAttributes reads PTX and binary version 90, but so does a plain
+  // sm_90 build (QMM_CUDA_ARCHITECTURES with 90 and no 90a), whose kernel body is empty; the
+  // real kernel needs 80+ registers, an empty one a handful, so that is checked too. A JIT of
+  // the sm_80 PTX reads PTX version 80. Cached per device.
+  static std::atomic<signed char> state[64];  // 0 unknown, 1 yes, -1 no
   int dev = 0;
   if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) {
     cudaGetLastError();
     return false;
   }
-  if (state[dev] == 0) {
+  if (state[dev].load(std::memory_order_acquire) == 0) {
     cudaFuncAttributes a;
     int major = 0, minor = 0;
     const bool ok =
@@ -442,11 +444,11 @@ bool gemm_sm90_available() {
         cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess &&
         major == 9 && minor == 0 &&
         cudaFuncGetAttributes(&a, sm90::gemm_sm90_kernel<__half, 4, 128>) == cudaSuccess &&
-        a.ptxVersion == 90 && a.binaryVersion == 90;
+        a.ptxVersion == 90 && a.binaryVersion == 90 && a.numRegs >= 32;
     cudaGetLastError();
-    state[dev] = ok ? 1 : -1;
+    state[dev].store(ok ? 1 : -1, std::memory_order_release);
   }
-  return state[dev] == 1;
+  return state[dev].load(std::memory_order_acquire) == 1;
 }
 
 size_t gemm_float_sm90_workspace(const KParams& p, int num_sms) {
