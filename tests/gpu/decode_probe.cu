@@ -20,17 +20,9 @@
 #include <vector>
 
 #include "cuda/cuda_gemv.cu"
+#include "probe_util.cuh"
 
 using namespace qmm::cuda;
-
-#define CK(x)                                                                        \
-  do {                                                                               \
-    cudaError_t e_ = (x);                                                            \
-    if (e_ != cudaSuccess) {                                                         \
-      std::fprintf(stderr, "%s:%d %s\n", __FILE__, __LINE__, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                  \
-    }                                                                                \
-  } while (0)
 
 namespace probe {
 
