@@ -32,9 +32,10 @@
 //
 // Measured (H200, 2026-12-02, tests/gpu/gemm_probe.cu and `qmatmul bench --suite full`,
 // bench/RESULTS.md): M = 4096 at 400-525 TFLOP/s, 0.53-0.69x cuBLAS fp16 (the mma.sync GEMM:
-// 0.26-0.30x); M = 32-128 0.9-1.5x cuBLAS (split K); M = 256 0.5-0.8x. ncu at M = 4096 (before
-// the last instruction trims): issue slots 55 % busy, 1.2 of 4 warps eligible per scheduler:
-// latency between the block barrier of each stage and the MMAs, not the tensor pipe, limits it.
+// 0.26-0.30x); M = 64-128 0.9-1.3x cuBLAS (split K; probe); M = 256 0.5-0.8x. ncu at M = 4096
+// (before the last instruction trims): issue slots 55 % busy, 1.2 of 4 warps eligible per
+// scheduler: latency between the block barrier of each stage and the MMAs, not the tensor
+// pipe, limits it.
 #include <algorithm>
 
 #include "cuda/cuda_common.cuh"
@@ -77,7 +78,9 @@ __device__ __forceinline__ uint64_t desc_sw128(uint32_t saddr) {
   return d;
 }
 
-__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void wgmma_fence() {
+  asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+}
 __device__ __forceinline__ void wgmma_commit() {
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
 }
