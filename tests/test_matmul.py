@@ -15,6 +15,8 @@ from conftest import ACT_DTYPES, BF16, HOST_BACKENDS, check_result, make_weights
 SHAPES = [
     (1, 67, 768, 128),
     (1, 203, 2048, 256),
+    (1, 45, 384, 64),
+    (1, 29, 576, 192),
     (2, 33, 256, 32),
     (2, 70, 1024, 128),
     (4, 37, 512, 128),
