@@ -37,10 +37,6 @@ namespace {
 
 constexpr int kBK = 64;
 constexpr int kStages = 4;
-// Float mode on Hopper: the wgmma kernel (cuda_gemm_sm90.cu) takes every M that reaches this
-// file: M > 16, and M <= 16 on shapes beyond the decode kernels' index range (its 16-row X
-// tile; the decode kernel is faster where it applies, tests/gpu/README.md).
-constexpr int64_t kSm90MinM = 0;
 
 template <int MODE, class T, int BITS, int WM, int WN, int MT, int NT>
 struct Cfg {
@@ -352,18 +348,18 @@ cudaError_t int8_tiles(const KParams& p, const QuantX& qx, int num_sms, cudaStre
   return launch_cfg<1, __half, BITS, 1, 4, 1, 1>(p, qx, s);                // 16 x 32
 }
 
-// Float mode on Hopper goes to the wgmma kernel (split over K where its tiles are few).
-bool use_sm90(const KParams& p) { return p.M > kSm90MinM && gemm_sm90_available(); }
-
 }  // namespace
 
+// Float mode on Hopper goes to the wgmma kernel (split over K where its tiles are few) for
+// every M that reaches this file: M > 16, and M <= 16 on shapes beyond the decode kernels'
+// index range (its 16-row X tile; the decode kernel is faster where it applies).
 size_t gemm_float_workspace(const KParams& p, int num_sms) {
-  return use_sm90(p) ? gemm_float_sm90_workspace(p, num_sms) : 0;
+  return gemm_sm90_available() ? gemm_float_sm90_workspace(p, num_sms) : 0;
 }
 
 cudaError_t launch_gemm_float(const KParams& p, int num_sms, void* ws, size_t ws_bytes,
                               cudaStream_t s) {
-  if (use_sm90(p)) return launch_gemm_float_sm90(p, num_sms, ws, ws_bytes, s);
+  if (gemm_sm90_available()) return launch_gemm_float_sm90(p, num_sms, ws, ws_bytes, s);
   if (p.xt == 1)
     return p.bits == 4 ? float_tiles<__nv_bfloat16, 4>(p, num_sms, s)
                        : float_tiles<__nv_bfloat16, 8>(p, num_sms, s);

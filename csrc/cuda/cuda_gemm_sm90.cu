@@ -238,13 +238,12 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
   for (int i = 0; i < ACC; ++i) acc[i] = 0.0f;
 
-  int load_slot = 0;
 #pragma unroll
   for (int s = 0; s < S - 2; ++s) {
     if (s < nk) load_stage(s, s);
     cp_async_commit();
   }
-  load_slot = (S - 2) % S;
+  int load_slot = S - 2;  // the slot of the next stage to load
   uint32_t a0[2][4], a1[2][4];  // the two commit groups' A fragments
 
   // Scales / zero points of this thread's two rows: the current group's in Deq, the next

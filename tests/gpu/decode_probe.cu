@@ -97,29 +97,6 @@ __global__ void fill_scales(float* s, int64_t n) {
     s[i] = 1e-3f * float(1 + (i * 7919) % 13);
 }
 
-struct Timer {
-  cudaEvent_t a, b;
-  Timer() {
-    CK(cudaEventCreate(&a));
-    CK(cudaEventCreate(&b));
-  }
-  template <class F> double median_us(F f, int reps) {
-    std::vector<float> v;
-    for (int i = 0; i < 3; ++i) f(i);
-    for (int i = 0; i < reps; ++i) {
-      CK(cudaEventRecord(a));
-      f(i);
-      CK(cudaEventRecord(b));
-      CK(cudaEventSynchronize(b));
-      float ms;
-      CK(cudaEventElapsedTime(&ms, a, b));
-      v.push_back(ms * 1000.0f);
-    }
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  }
-};
-
 }  // namespace probe
 
 using namespace probe;

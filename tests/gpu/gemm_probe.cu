@@ -189,38 +189,41 @@ int check() {
     p.ldy = ldy;
     CK(old_gemm(p));
     p.y = y1;
-    for (int kb : {0, 1}) {  // unsplit, then as the library runs it
-    CK(cudaMemset(y1, 0xff, c.M * ldy * 4));
-    CK(lib(p, kb == 1));
-    CK(cudaDeviceSynchronize());
-    std::vector<float> a(c.M * ldy), b(c.M * ldy);
+    std::vector<float> a(c.M * ldy);  // the mma.sync kernel's result, the reference
     CK(cudaMemcpy(a.data(), y0, a.size() * 4, cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(b.data(), y1, b.size() * 4, cudaMemcpyDeviceToHost));
-    double num = 0, den = 0;
-    int64_t bad = 0, pad_touched = 0;
-    for (int64_t m = 0; m < c.M; ++m)
-      for (int64_t j = 0; j < ldy; ++j) {
-        const float u = a[m * ldy + j], v = b[m * ldy + j];
-        if (j >= c.N) {
-          uint32_t bits;
-          std::memcpy(&bits, &v, 4);
-          pad_touched += bits != 0xffffffffu;
-          continue;
+    for (int kb : {0, 1}) {  // unsplit, then as the library runs it
+      CK(cudaMemset(y1, 0xff, c.M * ldy * 4));
+      CK(lib(p, kb == 1));
+      CK(cudaDeviceSynchronize());
+      std::vector<float> b(c.M * ldy);
+      CK(cudaMemcpy(b.data(), y1, b.size() * 4, cudaMemcpyDeviceToHost));
+      double num = 0, den = 0;
+      int64_t bad = 0, pad_touched = 0;
+      for (int64_t m = 0; m < c.M; ++m)
+        for (int64_t j = 0; j < ldy; ++j) {
+          const float u = a[m * ldy + j], v = b[m * ldy + j];
+          if (j >= c.N) {
+            uint32_t bits;
+            std::memcpy(&bits, &v, 4);
+            pad_touched += bits != 0xffffffffu;
+            continue;
+          }
+          if (!std::isfinite(v)) ++bad;
+          num += double(u - v) * (u - v);
+          den += double(u) * u;
         }
-        if (!std::isfinite(v)) ++bad;
-        num += double(u - v) * (u - v);
-        den += double(u) * u;
-      }
-    const double rel = std::sqrt(num / (den > 0 ? den : 1));
-    // Unsplit, the two kernels add the same fp32 products in k order (tensor-core accumulation
-    // both): 1e-5. Split over K, the partial sums take another order: 1e-4 (the accuracy
-    // bound itself, vs float64, is gpu_check's: 2e-3 / 8e-3, SPEC section 4).
-    const bool ok = bad == 0 && pad_touched == 0 && rel < (kb ? 1e-4 : 1e-5);
-    failed += !ok;
-    std::printf("%s %s M=%lld N=%lld K=%lld gs=%lld bits=%d x=%s zp=%d: rel diff %.2e, non-finite %lld, pad touched %lld\n",
-                ok ? "ok  " : "FAIL", kb ? "library" : "unsplit", (long long)c.M, (long long)c.N, (long long)c.K, (long long)c.gs, c.bits,
-                c.xt ? "bf16" : "f16", int(c.zp), rel, (long long)bad, (long long)pad_touched);
-    ++n;
+      const double rel = std::sqrt(num / (den > 0 ? den : 1));
+      // Unsplit, the two kernels add the same fp32 products in k order (tensor-core accumulation
+      // both): 1e-5. Split over K, the partial sums take another order: 1e-4 (the accuracy
+      // bound itself, vs float64, is gpu_check's: 2e-3 / 8e-3, SPEC section 4).
+      const bool ok = bad == 0 && pad_touched == 0 && rel < (kb ? 1e-4 : 1e-5);
+      failed += !ok;
+      std::printf("%s %s M=%lld N=%lld K=%lld gs=%lld bits=%d x=%s zp=%d: rel diff %.2e, "
+                  "non-finite %lld, pad touched %lld\n",
+                  ok ? "ok  " : "FAIL", kb ? "library" : "unsplit", (long long)c.M,
+                  (long long)c.N, (long long)c.K, (long long)c.gs, c.bits, c.xt ? "bf16" : "f16",
+                  int(c.zp), rel, (long long)bad, (long long)pad_touched);
+      ++n;
     }
     cudaFree(y0);
     cudaFree(y1);
@@ -228,25 +231,6 @@ int check() {
   }
   std::printf("GEMM PROBE CHECK: %d cases, %d failed\n", n, failed);
   return failed ? 1 : 0;
-}
-
-template <class F> double median_us(F&& f, int reps) {
-  cudaEvent_t a, b;
-  CK(cudaEventCreate(&a));
-  CK(cudaEventCreate(&b));
-  f(0);
-  std::vector<float> t;
-  for (int i = 0; i < reps; ++i) {
-    CK(cudaEventRecord(a));
-    f(i + 1);
-    CK(cudaEventRecord(b));
-    CK(cudaEventSynchronize(b));
-    float ms;
-    CK(cudaEventElapsedTime(&ms, a, b));
-    t.push_back(ms * 1000.0f);
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
 }
 
 int time_all() {
@@ -259,6 +243,7 @@ int time_all() {
 #else
   std::printf("(built without cuBLAS: cublas_us reads 0)\n");
 #endif
+  Timer tm;
   std::printf("%-22s %4s %5s %9s %9s %9s %9s %8s %8s %8s %8s %7s %7s\n", "shape", "bits", "M", "ref_us", "wg_us",
               "lib_us", "cublas_us", "ref_TF", "wg_TF", "lib_TF", "cb_TF", "lib/ref", "lib/cb");
   const int64_t shapes[][2] = {{28672, 8192}, {8192, 8192}, {8192, 28672}, {14336, 4096}, {4096, 4096}};
@@ -279,12 +264,12 @@ int time_all() {
         dequant_f16<<<4096, 256>>>(pr.w, pr.s, pr.z, wd, N, K, 128, bits);
         CK(cudaGetLastError());
         const Problem* ps[2] = {&pr, &pr2};
-        const double t_old = median_us([&](int i) { CK(ref_kernel(ps[i & 1]->params(y, 0))); }, 9);
-        const double t_new = median_us([&](int i) { CK(lib(ps[i & 1]->params(y, 0), false)); }, 9);
-        const double t_new2 = median_us([&](int i) { CK(lib(ps[i & 1]->params(y, 0))); }, 9);
+        const double t_old = tm.median_us([&](int i) { CK(ref_kernel(ps[i & 1]->params(y, 0))); }, 9);
+        const double t_new = tm.median_us([&](int i) { CK(lib(ps[i & 1]->params(y, 0), false)); }, 9);
+        const double t_new2 = tm.median_us([&](int i) { CK(lib(ps[i & 1]->params(y, 0))); }, 9);
         const __half one = __float2half(1.0f), zero = __float2half(0.0f);
 #ifdef QMM_PROBE_CUBLAS
-        const double t_cb = median_us([&](int i) {
+        const double t_cb = tm.median_us([&](int i) {
           // Y[M, N] = X[M, K] W[N, K]^T: column-major view Y^T[N, M] = W^T' ... (op(A) = W^T)
           cublasHgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, int(N), int(M), int(K), &one, wd, int(K),
                       static_cast<const __half*>(ps[i & 1]->x), int(K), &zero, static_cast<__half*>(y), int(N));
