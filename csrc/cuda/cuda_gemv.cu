@@ -295,6 +295,230 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// M = 1: one warp per pair of weight rows, each weight load instruction of a warp reading 512
+// contiguous bytes of one row, X staged once per block in shared memory.
+//
+// The mma rows are (weight row, k segment) and its columns are k segments of X: lane
+// l = 4 g + t loads the 16 bytes at l * 16 of a row's 512-byte piece, so quad g holds segment g
+// of the piece (128 k for int4, 64 for int8) and A row g / g + 8 = segment g of weight row
+// r0 / r1. B column g = segment g of X, in each lane the same k as its own weights (its 32
+// (int4) or 16 (int8) consecutive activations, in the weights' pair order). D[g][g] and
+// D[g + 8][g] are then the two rows' partial dot products over segment g; the other 112 outputs
+// are discarded (M = 1 wastes 7/8 of the tensor throughput in either decode kernel).
+// A window is 1024 k: one 512-byte piece per row for int4, two for int8 (two accumulator
+// chains: piece 0 / piece 1; int4 alternates the chains over its 8 mma steps).
+// X: the block first copies the row into shared memory as 16-byte chunks in the order the
+// lanes read them (chunk q of lane l of window w at (4 w + q) * 32 + l: one conflict-free
+// 16-byte read per chunk; int4 chunks already permuted to the weights' pair order), zero past
+// K. (Read from global memory per lane, the X chunks of a warp instruction are 64 bytes apart:
+// ncu counted 39 % excess sectors and L1 waits as the top stall, 2026-12-02.)
+// Scales: each lane's 32 / 16 k lie in one group (group_size % 32 == 0); SA: the quad's
+// segment too (int4: group_size % 128 == 0, int8: % 64 == 0; K is a multiple of group_size,
+// so a quad is wholly inside or wholly past K), the mma runs on exact q - zp and the fp32
+// scale multiplies each chain's window sums. Lanes past K read a clamped, valid address with
+// scale 0 (their X is 0 too), so the loop has no branches around its loads.
+// End: the diagonal of D is summed over the warp by shuffles in a fixed order (deterministic).
+namespace m1 {
+
+// Shared X: 2 bytes per k (96 KB, 2 blocks per SM); also bounds the group index arithmetic.
+constexpr int64_t kMaxK = 48 * 1024;
+
+template <int BITS> struct Win {
+  static constexpr int kPieces = BITS == 4 ? 1 : 2;  // 512-byte pieces per row and window
+  static constexpr int kK = BITS == 4 ? 32 : 16;     // k per lane and piece
+  uint4 w[2][kPieces];
+  float s[2][kPieces];
+  int z[2][kPieces];
+};
+
+__device__ const int8_t kNoZp[1] = {0};  // the zero point of every group when there are none
+
+// Per-thread constants of the window loads. Group of k: umulhi(2 (k / 32), gmul) with
+// gmul = ceil(2^31 / (group_size / 32)), exact while (k / 32) * (group_size / 32) < 2^31
+// (K <= kMaxK); no division or branch in the loop.
+struct Rows2 {
+  const uint8_t* w[2];
+  const float* s[2];
+  const int8_t* z[2];
+  uint32_t gmul, zstep;  // zstep: 1, or 0 when every group reads kNoZp
+};
+
+template <int BITS>
+__device__ __forceinline__ void load_win(const KParams& p, const Rows2& rw, int win, int lane,
+                                         Win<BITS>& b) {
+  using W = Win<BITS>;
+  const int klast = int(p.K) - W::kK;
+#pragma unroll
+  for (int pc = 0; pc < W::kPieces; ++pc) {
+    const int k = win * 1024 + pc * 512 + W::kK * lane;
+    const int kc = min(k, klast);  // windows past the end are prefetched but never used
+    const uint32_t grp = __umulhi(uint32_t(kc >> 5) << 1, rw.gmul);
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      b.w[r][pc] = ldg_stream(rw.w[r] + (BITS == 4 ? kc / 2 : kc));
+      const float s = __ldg(rw.s[r] + grp);
+      b.s[r][pc] = k <= klast ? s : 0.0f;
+      b.z[r][pc] = int(__ldg(rw.z[r] + grp * rw.zstep));
+    }
+  }
+}
+
+// Shared X chunk q (0..3) of lane l, window w: the k of its first element.
+template <int BITS> __device__ __forceinline__ int64_t chunk_k(int64_t w, int q, int l) {
+  return BITS == 4 ? w * 1024 + 32 * l + 8 * q : w * 1024 + (q >> 1) * 512 + 16 * l + 8 * (q & 1);
+}
+
+// PF: windows in flight beyond the current one (default: 128 bytes of weights per lane either
+// way); MINB: blocks per SM the registers are capped for.
+template <int XT, int BITS, bool SA, int PF = (BITS == 4 ? 4 : 2), int MINB = 2>
+__global__ void __launch_bounds__(kWarps * 32, MINB) decode_m1_kernel(KParams p, bool x_vec) {
+  using T = typename XType<XT>::T;
+  using W = Win<BITS>;
+  extern __shared__ uint4 xs[];
+  const int lane = threadIdx.x & 31;
+  const int g = lane >> 2, t = lane & 3;
+  const int64_t r0 = (int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5)) * 2;
+  Rows2 rw;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int64_t n = min(r0 + r, p.N - 1);  // rows past N read row N - 1, store nothing
+    rw.w[r] = p.w + n * p.row_bytes;
+    rw.s[r] = p.scales + n * p.groups;
+    rw.z[r] = p.zp ? p.zp + n * p.groups : kNoZp;
+  }
+  rw.zstep = p.zp ? 1u : 0u;
+  const uint32_t gq = uint32_t(p.gs >> 5);
+  rw.gmul = uint32_t(((uint64_t(1) << 31) + gq - 1) / gq);
+  const int nwin = int((p.K + 1023) / 1024);
+
+  W buf[PF + 1];
+#pragma unroll
+  for (int u = 0; u < PF; ++u) load_win<BITS>(p, rw, u, lane, buf[u]);
+
+  // Stage X (its loads go out behind the weights'): thread i copies the 16-byte chunks
+  // i, i + 256, ... in k order (coalesced) to their lane-order slots.
+  for (int i = threadIdx.x; i < nwin * 128; i += kWarps * 32) {
+    const int w = i >> 7, q = BITS == 4 ? i & 3 : ((i >> 6) & 1) * 2 + (i & 1);
+    const int l = BITS == 4 ? (i >> 2) & 31 : (i >> 1) & 31;
+    const int64_t k = chunk_k<BITS>(w, q, l);
+    uint32_t v[4] = {0, 0, 0, 0};
+    if (k < p.K) {
+      const uint16_t* src = static_cast<const uint16_t*>(p.x) + k;
+      if (x_vec) {
+        const uint4 u = __ldg(reinterpret_cast<const uint4*>(src));
+        v[0] = u.x, v[1] = u.y, v[2] = u.z, v[3] = u.w;
+      } else {
+#pragma unroll
+        for (int j = 0; j < 4; ++j) v[j] = uint32_t(src[2 * j]) | (uint32_t(src[2 * j + 1]) << 16);
+      }
+    }
+    if (BITS == 4) {
+      uint32_t o[4];
+      permute_x4(v, o);
+      xs[(w * 4 + q) * 32 + l] = make_uint4(o[0], o[1], o[2], o[3]);
+    } else {
+      xs[(w * 4 + q) * 32 + l] = make_uint4(v[0], v[1], v[2], v[3]);
+    }
+  }
+  __syncthreads();
+
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (int c = 0; c < nwin; c += PF + 1) {
+#pragma unroll
+    for (int u = 0; u <= PF; ++u) {
+      const int cc = c + u;
+      load_win<BITS>(p, rw, cc + PF, lane, buf[(u + PF) % (PF + 1)]);
+      if (cc >= nwin) break;
+      const W& b = buf[u];
+      uint32_t xb[16];
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const uint4 v = xs[(cc * 4 + q) * 32 + lane];
+        xb[4 * q] = v.x, xb[4 * q + 1] = v.y, xb[4 * q + 2] = v.z, xb[4 * q + 3] = v.w;
+      }
+      uint32_t a0[16], a1[16];
+#pragma unroll
+      for (int pc = 0; pc < W::kPieces; ++pc) {
+        Deq<T> d0, d1;
+        d0.init(b.s[0][pc], b.z[0][pc]);
+        d1.init(b.s[1][pc], b.z[1][pc]);
+        const uint32_t* u0 = reinterpret_cast<const uint32_t*>(&b.w[0][pc]);
+        const uint32_t* u1 = reinterpret_cast<const uint32_t*>(&b.w[1][pc]);
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          if (BITS == 4) {
+            d0.template w4<!SA>(u0[j], a0 + 4 * j);
+            d1.template w4<!SA>(u1[j], a1 + 4 * j);
+          } else {
+            d0.template w8<!SA>(u0[j], a0 + 8 * pc + 2 * j);
+            d1.template w8<!SA>(u1[j], a1 + 8 * pc + 2 * j);
+          }
+        }
+      }
+      float part[2][4];
+#pragma unroll
+      for (int q = 0; q < 2; ++q)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) part[q][e] = 0.0f;
+#pragma unroll
+      for (int s = 0; s < 8; ++s) {
+        const uint32_t a[4] = {a0[2 * s], a1[2 * s], a0[2 * s + 1], a1[2 * s + 1]};
+        const uint32_t bb[2] = {xb[2 * s], xb[2 * s + 1]};
+        mma16816<T>(part[BITS == 4 ? (s & 1) : (s >> 2)], a, bb);
+      }
+      if (SA) {
+        // chain q's scale: int4 one piece (both chains), int8 piece q
+        const float s00 = b.s[0][0], s10 = b.s[1][0];
+        const float s01 = b.s[0][W::kPieces - 1], s11 = b.s[1][W::kPieces - 1];
+        acc[0] += s00 * part[0][0] + s01 * part[1][0];
+        acc[1] += s00 * part[0][1] + s01 * part[1][1];
+        acc[2] += s10 * part[0][2] + s11 * part[1][2];
+        acc[3] += s10 * part[0][3] + s11 * part[1][3];
+      } else {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[e] += part[0][e] + part[1][e];
+      }
+    }
+  }
+  // D[g][2t + j] (acc[j]) and D[g + 8][2t + j] (acc[2 + j]): the diagonal element of quad g is
+  // in lane t = g / 2, j = g % 2.
+  const bool diag = t == (g >> 1);
+  const bool odd = g & 1;  // selects, not a dynamic index (which would put acc in local memory)
+  float v0 = diag ? (odd ? acc[1] : acc[0]) : 0.0f, v1 = diag ? (odd ? acc[3] : acc[2]) : 0.0f;
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    v0 += __shfl_xor_sync(0xffffffffu, v0, o);
+    v1 += __shfl_xor_sync(0xffffffffu, v1, o);
+  }
+  if (lane == 0) {
+    const float rs = p.row_scale ? p.row_scale[0] : 1.0f;
+    if (r0 < p.N) store_y(p.y, r0, p.yt, p.row_scale ? v0 * rs : v0);
+    if (r0 + 1 < p.N) store_y(p.y, r0 + 1, p.yt, p.row_scale ? v1 * rs : v1);
+  }
+}
+
+inline size_t smem_bytes(const KParams& p) { return size_t((p.K + 1023) / 1024) * 2048; }
+inline bool takes(const KParams& p) { return p.M == 1 && p.K <= kMaxK; }
+
+template <auto Kernel>
+cudaError_t launch_one(const KParams& p, bool x_vec, cudaStream_t s) {
+  const cudaError_t e = opt_in_smem<Kernel>(int(kMaxK * 2));
+  if (e != cudaSuccess) return e;
+  const dim3 grid(unsigned((p.N + 2 * kWarps - 1) / (2 * kWarps)));
+  Kernel<<<grid, kWarps * 32, smem_bytes(p), s>>>(p, x_vec);
+  return cudaGetLastError();
+}
+
+template <int XT, int BITS>
+cudaError_t launch(const KParams& p, bool x_vec, cudaStream_t s) {
+  if (p.gs % (BITS == 4 ? 128 : 64) == 0)
+    return launch_one<decode_m1_kernel<XT, BITS, true>>(p, x_vec, s);
+  return launch_one<decode_m1_kernel<XT, BITS, false>>(p, x_vec, s);
+}
+
+}  // namespace m1
+
 template <int XT, int BITS, bool SA, bool Q8>
 cudaError_t launch_mt(const KParams& p, bool x_vec, const QuantX& qx, cudaStream_t s) {
   const dim3 grid(unsigned((p.N + 15) / 16));
@@ -306,7 +530,7 @@ cudaError_t launch_mt(const KParams& p, bool x_vec, const QuantX& qx, cudaStream
 }
 
 template <int XT>
-cudaError_t launch_bits(const KParams& p, bool x_vec, cudaStream_t s) {
+cudaError_t launch_tiles(const KParams& p, bool x_vec, cudaStream_t s) {
   const QuantX none{nullptr, nullptr, nullptr};
   const bool sa = p.gs % kChunk == 0;
   if (p.bits == 4)
@@ -314,6 +538,12 @@ cudaError_t launch_bits(const KParams& p, bool x_vec, cudaStream_t s) {
               : launch_mt<XT, 4, false, false>(p, x_vec, none, s);
   return sa ? launch_mt<XT, 8, true, false>(p, x_vec, none, s)
             : launch_mt<XT, 8, false, false>(p, x_vec, none, s);
+}
+
+template <int XT>
+cudaError_t launch_bits(const KParams& p, bool x_vec, cudaStream_t s) {
+  if (m1::takes(p)) return p.bits == 4 ? m1::launch<XT, 4>(p, x_vec, s) : m1::launch<XT, 8>(p, x_vec, s);
+  return launch_tiles<XT>(p, x_vec, s);
 }
 
 }  // namespace
