@@ -1,5 +1,11 @@
-// cuda float-mode decode kernel (M <= 16): cuda_float_gemv_w4w8.
+// cuda float-mode decode kernels (M <= 16): cuda_float_gemv_w4w8.
+// Two kernels: the tile kernel below (M = 2..16, the int8 mode, and M = 1 with K > 48K) and the
+// M = 1 kernel (namespace m1, further down: one warp per row pair, 512-byte weight reads, X in
+// shared memory; H200, decode_probe, 2026-12-02, same run as the tile kernel: 70B.up W4 M=1
+// 58.7 vs 72.6 us, 70B.down 54.2 vs 70.6, 70B.attn 25.1 vs 28.3; W8 75.6 vs 83.4, 73.5 vs 81.5,
+// 29.8 vs 31.2).
 //
+// The tile kernel:
 // Layout read: canonical weights (int8 [N, K], or int4 two per byte, low nibble = even k), fp32
 // scales / int8 zero points [N, K/group_size], X fp16/bf16 with row stride ldx (fp32 X arrives
 // as a row-scaled fp16 copy, KParams::row_scale).
@@ -369,35 +375,10 @@ template <int BITS> __device__ __forceinline__ int64_t chunk_k(int64_t w, int q,
   return BITS == 4 ? w * 1024 + 32 * l + 8 * q : w * 1024 + (q >> 1) * 512 + 16 * l + 8 * (q & 1);
 }
 
-// PF: windows in flight beyond the current one (default: 128 bytes of weights per lane either
-// way); MINB: blocks per SM the registers are capped for.
-template <int XT, int BITS, bool SA, int PF = (BITS == 4 ? 4 : 2), int MINB = 2>
-__global__ void __launch_bounds__(kWarps * 32, MINB) decode_m1_kernel(KParams p, bool x_vec) {
-  using T = typename XType<XT>::T;
-  using W = Win<BITS>;
-  extern __shared__ uint4 xs[];
-  const int lane = threadIdx.x & 31;
-  const int g = lane >> 2, t = lane & 3;
-  const int64_t r0 = (int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5)) * 2;
-  Rows2 rw;
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const int64_t n = min(r0 + r, p.N - 1);  // rows past N read row N - 1, store nothing
-    rw.w[r] = p.w + n * p.row_bytes;
-    rw.s[r] = p.scales + n * p.groups;
-    rw.z[r] = p.zp ? p.zp + n * p.groups : kNoZp;
-  }
-  rw.zstep = p.zp ? 1u : 0u;
-  const uint32_t gq = uint32_t(p.gs >> 5);
-  rw.gmul = uint32_t(((uint64_t(1) << 31) + gq - 1) / gq);
-  const int nwin = int((p.K + 1023) / 1024);
-
-  W buf[PF + 1];
-#pragma unroll
-  for (int u = 0; u < PF; ++u) load_win<BITS>(p, rw, u, lane, buf[u]);
-
-  // Stage X (its loads go out behind the weights'): thread i copies the 16-byte chunks
-  // i, i + 256, ... in k order (coalesced) to their lane-order slots.
+// Stages X into xs (see above): thread i copies the 16-byte chunks i, i + 256, ... in k order
+// (coalesced) to their lane-order slots, zero past K.
+template <int BITS>
+__device__ __forceinline__ void stage_x(const KParams& p, bool x_vec, int nwin, uint4* xs) {
   for (int i = threadIdx.x; i < nwin * 128; i += kWarps * 32) {
     const int w = i >> 7, q = BITS == 4 ? i & 3 : ((i >> 6) & 1) * 2 + (i & 1);
     const int l = BITS == 4 ? (i >> 2) & 31 : (i >> 1) & 31;
@@ -421,68 +402,68 @@ __global__ void __launch_bounds__(kWarps * 32, MINB) decode_m1_kernel(KParams p,
       xs[(w * 4 + q) * 32 + l] = make_uint4(v[0], v[1], v[2], v[3]);
     }
   }
-  __syncthreads();
+}
 
-  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-  for (int c = 0; c < nwin; c += PF + 1) {
+// One window: dequantize the lane's weights of both rows, 8 mma against its X chunks
+// (xw = xs + window * 128 + lane), the window sums (scaled: SA) added to acc.
+template <class T, int BITS, bool SA>
+__device__ __forceinline__ void window_mma(const Win<BITS>& b, const uint4* xw, float acc[4]) {
+  using W = Win<BITS>;
+  uint32_t xb[16];
 #pragma unroll
-    for (int u = 0; u <= PF; ++u) {
-      const int cc = c + u;
-      load_win<BITS>(p, rw, cc + PF, lane, buf[(u + PF) % (PF + 1)]);
-      if (cc >= nwin) break;
-      const W& b = buf[u];
-      uint32_t xb[16];
+  for (int q = 0; q < 4; ++q) {
+    const uint4 v = xw[q * 32];
+    xb[4 * q] = v.x, xb[4 * q + 1] = v.y, xb[4 * q + 2] = v.z, xb[4 * q + 3] = v.w;
+  }
+  uint32_t a0[16], a1[16];
 #pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        const uint4 v = xs[(cc * 4 + q) * 32 + lane];
-        xb[4 * q] = v.x, xb[4 * q + 1] = v.y, xb[4 * q + 2] = v.z, xb[4 * q + 3] = v.w;
-      }
-      uint32_t a0[16], a1[16];
+  for (int pc = 0; pc < W::kPieces; ++pc) {
+    Deq<T> d0, d1;
+    d0.init(b.s[0][pc], b.z[0][pc]);
+    d1.init(b.s[1][pc], b.z[1][pc]);
+    const uint32_t* u0 = reinterpret_cast<const uint32_t*>(&b.w[0][pc]);
+    const uint32_t* u1 = reinterpret_cast<const uint32_t*>(&b.w[1][pc]);
 #pragma unroll
-      for (int pc = 0; pc < W::kPieces; ++pc) {
-        Deq<T> d0, d1;
-        d0.init(b.s[0][pc], b.z[0][pc]);
-        d1.init(b.s[1][pc], b.z[1][pc]);
-        const uint32_t* u0 = reinterpret_cast<const uint32_t*>(&b.w[0][pc]);
-        const uint32_t* u1 = reinterpret_cast<const uint32_t*>(&b.w[1][pc]);
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          if (BITS == 4) {
-            d0.template w4<!SA>(u0[j], a0 + 4 * j);
-            d1.template w4<!SA>(u1[j], a1 + 4 * j);
-          } else {
-            d0.template w8<!SA>(u0[j], a0 + 8 * pc + 2 * j);
-            d1.template w8<!SA>(u1[j], a1 + 8 * pc + 2 * j);
-          }
-        }
-      }
-      float part[2][4];
-#pragma unroll
-      for (int q = 0; q < 2; ++q)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) part[q][e] = 0.0f;
-#pragma unroll
-      for (int s = 0; s < 8; ++s) {
-        const uint32_t a[4] = {a0[2 * s], a1[2 * s], a0[2 * s + 1], a1[2 * s + 1]};
-        const uint32_t bb[2] = {xb[2 * s], xb[2 * s + 1]};
-        mma16816<T>(part[BITS == 4 ? (s & 1) : (s >> 2)], a, bb);
-      }
-      if (SA) {
-        // chain q's scale: int4 one piece (both chains), int8 piece q
-        const float s00 = b.s[0][0], s10 = b.s[1][0];
-        const float s01 = b.s[0][W::kPieces - 1], s11 = b.s[1][W::kPieces - 1];
-        acc[0] += s00 * part[0][0] + s01 * part[1][0];
-        acc[1] += s00 * part[0][1] + s01 * part[1][1];
-        acc[2] += s10 * part[0][2] + s11 * part[1][2];
-        acc[3] += s10 * part[0][3] + s11 * part[1][3];
+    for (int j = 0; j < 4; ++j) {
+      if (BITS == 4) {
+        d0.template w4<!SA>(u0[j], a0 + 4 * j);
+        d1.template w4<!SA>(u1[j], a1 + 4 * j);
       } else {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) acc[e] += part[0][e] + part[1][e];
+        d0.template w8<!SA>(u0[j], a0 + 8 * pc + 2 * j);
+        d1.template w8<!SA>(u1[j], a1 + 8 * pc + 2 * j);
       }
     }
   }
-  // D[g][2t + j] (acc[j]) and D[g + 8][2t + j] (acc[2 + j]): the diagonal element of quad g is
-  // in lane t = g / 2, j = g % 2.
+  float part[2][4];
+#pragma unroll
+  for (int q = 0; q < 2; ++q)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) part[q][e] = 0.0f;
+#pragma unroll
+  for (int s = 0; s < 8; ++s) {
+    const uint32_t a[4] = {a0[2 * s], a1[2 * s], a0[2 * s + 1], a1[2 * s + 1]};
+    const uint32_t bb[2] = {xb[2 * s], xb[2 * s + 1]};
+    mma16816<T>(part[BITS == 4 ? (s & 1) : (s >> 2)], a, bb);
+  }
+  if (SA) {
+    // chain q's scale: int4 one piece (both chains), int8 piece q
+    const float s00 = b.s[0][0], s10 = b.s[1][0];
+    const float s01 = b.s[0][W::kPieces - 1], s11 = b.s[1][W::kPieces - 1];
+    acc[0] += s00 * part[0][0] + s01 * part[1][0];
+    acc[1] += s00 * part[0][1] + s01 * part[1][1];
+    acc[2] += s10 * part[0][2] + s11 * part[1][2];
+    acc[3] += s10 * part[0][3] + s11 * part[1][3];
+  } else {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) acc[e] += part[0][e] + part[1][e];
+  }
+}
+
+// The warp's two outputs: D[g][2t + j] (acc[j]) and D[g + 8][2t + j] (acc[2 + j]); the diagonal
+// element of quad g is in lane t = g / 2, j = g % 2.
+__device__ __forceinline__ void store_rows(const KParams& p, int64_t r0, int lane,
+                                           const float acc[4]) {
+  const int g = lane >> 2, t = lane & 3;
   const bool diag = t == (g >> 1);
   const bool odd = g & 1;  // selects, not a dynamic index (which would put acc in local memory)
   float v0 = diag ? (odd ? acc[1] : acc[0]) : 0.0f, v1 = diag ? (odd ? acc[3] : acc[2]) : 0.0f;
@@ -496,6 +477,52 @@ __global__ void __launch_bounds__(kWarps * 32, MINB) decode_m1_kernel(KParams p,
     if (r0 < p.N) store_y(p.y, r0, p.yt, p.row_scale ? v0 * rs : v0);
     if (r0 + 1 < p.N) store_y(p.y, r0 + 1, p.yt, p.row_scale ? v1 * rs : v1);
   }
+}
+
+__device__ __forceinline__ Rows2 rows_of(const KParams& p, int64_t r0) {
+  Rows2 rw;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int64_t n = min(r0 + r, p.N - 1);  // rows past N read row N - 1, store nothing
+    rw.w[r] = p.w + n * p.row_bytes;
+    rw.s[r] = p.scales + n * p.groups;
+    rw.z[r] = p.zp ? p.zp + n * p.groups : kNoZp;
+  }
+  rw.zstep = p.zp ? 1u : 0u;
+  const uint32_t gq = uint32_t(p.gs >> 5);
+  rw.gmul = uint32_t(((uint64_t(1) << 31) + gq - 1) / gq);
+  return rw;
+}
+
+// Register ring: PF windows in flight beyond the current one (default: 128 bytes of weights
+// per lane either way); MINB: blocks per SM the registers are capped for.
+template <int XT, int BITS, bool SA, int PF = (BITS == 4 ? 4 : 2), int MINB = 2>
+__global__ void __launch_bounds__(kWarps * 32, MINB) decode_m1_kernel(KParams p, bool x_vec) {
+  using T = typename XType<XT>::T;
+  using W = Win<BITS>;
+  extern __shared__ uint4 xs[];
+  const int lane = threadIdx.x & 31;
+  const int64_t r0 = (int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5)) * 2;
+  const Rows2 rw = rows_of(p, r0);
+  const int nwin = int((p.K + 1023) / 1024);
+
+  W buf[PF + 1];
+#pragma unroll
+  for (int u = 0; u < PF; ++u) load_win<BITS>(p, rw, u, lane, buf[u]);
+  stage_x<BITS>(p, x_vec, nwin, xs);  // its loads go out behind the weights'
+  __syncthreads();
+
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (int c = 0; c < nwin; c += PF + 1) {
+#pragma unroll
+    for (int u = 0; u <= PF; ++u) {
+      const int cc = c + u;
+      load_win<BITS>(p, rw, cc + PF, lane, buf[(u + PF) % (PF + 1)]);
+      if (cc >= nwin) break;
+      window_mma<T, BITS, SA>(buf[u], xs + cc * 128 + lane, acc);
+    }
+  }
+  store_rows(p, r0, lane, acc);
 }
 
 inline size_t smem_bytes(const KParams& p) { return size_t((p.K + 1023) / 1024) * 2048; }

@@ -207,7 +207,7 @@ int main(int argc, char** argv) {
           CK(launch_decode_float(p, 132, 0));
         };
         char label[64];
-        if (M == 1) {  // the M = 1 kernel's variants and the tile kernel it replaced, same weights
+        if (M == 1) {  // an M = 1 kernel variant and the tile kernel it replaced, same weights
           auto variant = [&](const char* name, auto launch) {
             report(name, tm.median_us([&](int i) {
               p.w = w[i % copies];
@@ -216,16 +216,8 @@ int main(int argc, char** argv) {
               CK(launch(p, true, 0));
             }, 30), bytes);
           };
-          if (bits == 4) {
-            variant("m1 PF2 3blk/SM", m1::launch_one<m1::decode_m1_kernel<0, 4, true, 2, 3>>);
-            variant("m1 PF3 3blk/SM", m1::launch_one<m1::decode_m1_kernel<0, 4, true, 3, 3>>);
-            variant("m1 PF6 2blk/SM", m1::launch_one<m1::decode_m1_kernel<0, 4, true, 6, 2>>);
-            variant("m1 PF4 2blk/SM (default)", m1::launch_one<m1::decode_m1_kernel<0, 4, true, 4, 2>>);
-          } else {
-            variant("m1 PF1 3blk/SM", m1::launch_one<m1::decode_m1_kernel<0, 8, true, 1, 3>>);
-            variant("m1 PF3 2blk/SM", m1::launch_one<m1::decode_m1_kernel<0, 8, true, 3, 2>>);
-            variant("m1 PF2 2blk/SM (default)", m1::launch_one<m1::decode_m1_kernel<0, 8, true, 2, 2>>);
-          }
+          if (bits == 4)
+            variant("m1 kernel PF2 3blk/SM", m1::launch_one<m1::decode_m1_kernel<0, 4, true, 2, 3>>);
           report("tile kernel M=1 (before)", tm.median_us([&](int i) {
             p.w = w[i % copies];
             p.scales = s[i % copies];
