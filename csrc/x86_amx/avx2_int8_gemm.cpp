@@ -191,9 +191,18 @@ void int8_m1_tile4(const int8_t* a, const float* sx, const int32_t* sq, const ui
   const int8_t *z0 = z, *z1 = z ? z + G : nullptr, *z2 = z ? z + 2 * G : nullptr,
                *z3 = z ? z + 3 * G : nullptr;
   __m128 acc = _mm_loadu_ps(st);
+  // software prefetch of the next 4-row tile (2 K bytes on), 128 bytes per unit, as fast as
+  // this tile's bytes are consumed: threads take consecutive tiles, and the hardware
+  // prefetchers do not ramp up on 4 short row streams (2-core Zen 4 VM, 4096 x 4096, one
+  // thread: 864-923 -> 359-386 us; two threads 438-577 -> 181-458 us, alternating builds).
+  // An integer address: past the last tile it lies outside the array.
+  uintptr_t pf = reinterpret_cast<uintptr_t>(w0) + uintptr_t(2 * G * gs);
   for (int64_t g = 0; g < G; ++g) {
     __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0;
     for (int u = 0; u < upg; ++u) {
+      _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(pf + 64), _MM_HINT_T0);
+      pf += 128;
       const __m256i ae = _mm256_load_si256(reinterpret_cast<const __m256i*>(a));
       const __m256i ao = _mm256_load_si256(reinterpret_cast<const __m256i*>(a + 32));
       a += 64;
