@@ -48,7 +48,7 @@ inline __m128i reduce4(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
 template <int BITS, bool FULL, int MR, int NR>
 void int8_tile(const int8_t* a, int64_t lda, const float* sx, const int32_t* sq, int64_t ldg,
                const uint8_t* const* rp, int64_t ustep, const float* s, const int8_t* z,
-               int64_t G, int64_t gs, int64_t g0, int64_t g1, float* st) {
+               int64_t G, int64_t gs, int64_t g0, int64_t g1, float* st, uintptr_t pf = 0) {
   const __m256i ones16 = _mm256_set1_epi16(1);
   const __m256i x88 = _mm256_set1_epi8(int8_t(0x88));
   const __m256i lo4 = _mm256_set1_epi8(0x0f);
@@ -62,6 +62,11 @@ void int8_tile(const int8_t* a, int64_t lda, const float* sx, const int32_t* sq,
   }
 
   for (int64_t g = g0; g < g1; ++g) {
+    if (pf) {  // the next tile's bytes, a group's worth per group (see int8_m1_tile4)
+      const int64_t bg = NR * gs * BITS / 8;
+      for (int64_t i = 0; i < bg; i += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(pf + uintptr_t(g * bg + i)), _MM_HINT_T0);
+    }
     __m256i acc32[MR][NR];
     for (int m = 0; m < MR; ++m)
       for (int r = 0; r < NR; ++r) acc32[m][r] = _mm256_setzero_si256();
@@ -299,6 +304,11 @@ void int8_gemm(const Problem& p, const Options& o, const WeightView& wv) {
       tile_rows(wv, n0, nt, rp, &ustep);
       const float* s = p.scales + n0 * G;
       const int8_t* z = p.zp ? p.zp + n0 * G : nullptr;
+      // M == 1: the next 4-row tile's first byte, for the software prefetch (an integer: past
+      // the last tile it lies outside the array)
+      const uintptr_t next_tile =
+          reinterpret_cast<uintptr_t>(wv.w) +
+          uintptr_t((n0 + kAvx2TileRows) * (wv.packed ? wv.units * 32 : wv.row_bytes));
       alignas(16) float st[kRowBlock * 4];
       for (int64_t i = 0; i < mb * 4; ++i) st[i] = 0.0f;
       for (int64_t gc0 = 0; gc0 < G; gc0 += gc) {
@@ -312,13 +322,13 @@ void int8_gemm(const Problem& p, const Options& o, const WeightView& wv) {
             const int64_t mr = min64(4, mb - m);
             const int8_t* am = act + m * lda;
             float* stm = st + m * 4 + r;
-#define QMM_TILE(MR_, NR_)                                                                     \
+#define QMM_TILE(MR_, NR_, ...)                                                                \
   int8_tile<BITS, FULL, MR_, NR_>(am, lda, sx + m * G, sq + m * G, G, rp + r, ustep, sr, zr, G, gs, gc0, \
-                            gc1, stm)
+                            gc1, stm, ##__VA_ARGS__)
             if (nr == 4 && BITS == 4 && FULL && gs <= 256) {
               int8_m1_tile4(am, sx, sq, rp + r, ustep, sr, zr, G, gs, stm);  // M == 1 only
             } else if (nr == 4) {
-              QMM_TILE(1, 4);  // M == 1 only
+              QMM_TILE(1, 4, next_tile);  // M == 1 only
             } else if (nr == 2) {
               switch (mr) {
                 case 4: QMM_TILE(4, 2); break;
