@@ -91,7 +91,7 @@ struct GroupWalk {
 template <int BITS, bool SPLIT, int MR, int NR, bool INPLACE>
 void float_tile(const float* xp, int64_t ldxp, const uint8_t* const* rp, int64_t ustep,
                 const float* s, int64_t G, int64_t gs, int64_t u0, int64_t u1, int64_t half_unit,
-                GroupWalk lo, GroupWalk hi, float* state, const char* pf = nullptr) {
+                GroupWalk lo, GroupWalk hi, float* state, const M1Prefetch* pf = nullptr) {
   using F = Fmt<BITS>;
   constexpr int B = F::B, P = F::P;
   constexpr int H = F::H;
@@ -117,11 +117,7 @@ void float_tile(const float* xp, int64_t ldxp, const uint8_t* const* rp, int64_t
   const float* xr[MR];
   for (int m = 0; m < MR; ++m) xr[m] = xp + m * ldxp + u0 * B;
   for (int64_t u = u0; u < u1; ++u) {
-    if (pf) {  // the next tile's bytes, as fast as this tile's are consumed (NR * 32 per unit)
-      for (int i = 0; i < NR * 32; i += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(pf) + i), _MM_HINT_T0);
-      pf = reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(pf) + NR * 32);
-    }
+    if (pf && (u & 1) == 0) pf->at(u * 32);  // M == 1, 4 rows (M1Prefetch)
     const bool half = (u == half_unit);
     __m256i w[NR], w2[NR];
     for (int r = 0; r < NR; ++r) {
@@ -246,14 +242,7 @@ void float_gemm(const Problem& p, const Options& o, const WeightView& wv) {
       for (int64_t i = 0; i < mb * 4 * 8; ++i) state[i] = 0.0f;
       if (m1) {
         const GroupWalk lo0(0, gs), hi0(32, gs);
-        // software prefetch of the next 4-row tile (threads take consecutive tiles; the
-        // hardware prefetchers do not ramp up on 4 short row streams: 2-core Zen 4 VM, int8
-        // mode M=1 4096x4096, one thread, 870 -> 370 us)
-        // (an address computed as an integer: past the last tile it is outside the array, which
-        // a prefetch may touch but a pointer may not point to)
-        const char* next_tile = reinterpret_cast<const char*>(
-            reinterpret_cast<uintptr_t>(wv.w) +
-            uintptr_t((n0 + kAvx2TileRows) * (wv.packed ? wv.units * 32 : wv.row_bytes)));
+        const M1Prefetch pf(rp, wv);  // used for full 4-row tiles only
         int64_t r = 0;
         while (r < nt) {
           const float* sr = s + r * G;
@@ -261,7 +250,7 @@ void float_gemm(const Problem& p, const Options& o, const WeightView& wv) {
   float_tile<BITS, SPLIT, 1, NR_, true>(xp, Kp, rp + r, ustep, sr, G, gs, 0, units, half_unit, \
                                         lo0, hi0, state + r * 8, PF_)
           if (nt - r >= 4) {
-            QMM_TILE(4, next_tile);
+            QMM_TILE(4, &pf);
             r += 4;
           } else if (nt - r >= 2) {
             QMM_TILE(2, nullptr);

@@ -48,7 +48,8 @@ inline __m128i reduce4(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
 template <int BITS, bool FULL, int MR, int NR>
 void int8_tile(const int8_t* a, int64_t lda, const float* sx, const int32_t* sq, int64_t ldg,
                const uint8_t* const* rp, int64_t ustep, const float* s, const int8_t* z,
-               int64_t G, int64_t gs, int64_t g0, int64_t g1, float* st, uintptr_t pf = 0) {
+               int64_t G, int64_t gs, int64_t g0, int64_t g1, float* st,
+               const M1Prefetch* pf = nullptr) {
   const __m256i ones16 = _mm256_set1_epi16(1);
   const __m256i x88 = _mm256_set1_epi8(int8_t(0x88));
   const __m256i lo4 = _mm256_set1_epi8(0x0f);
@@ -62,10 +63,9 @@ void int8_tile(const int8_t* a, int64_t lda, const float* sx, const int32_t* sq,
   }
 
   for (int64_t g = g0; g < g1; ++g) {
-    if (pf) {  // the next tile's bytes, a group's worth per group (see int8_m1_tile4)
-      const int64_t bg = NR * gs * BITS / 8;
-      for (int64_t i = 0; i < bg; i += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(pf + uintptr_t(g * bg + i)), _MM_HINT_T0);
+    if (pf) {  // M == 1, 4 rows: a group's worth of each row ahead (M1Prefetch)
+      const int64_t bg = gs * BITS / 8;
+      for (int64_t i = 0; i < bg; i += 64) pf->at(g * bg + i);
     }
     __m256i acc32[MR][NR];
     for (int m = 0; m < MR; ++m)
@@ -183,7 +183,7 @@ void int8_tile(const int8_t* a, int64_t lda, const float* sx, const int32_t* sq,
 // rounds: 687-747 -> 624-648 us.)
 void int8_m1_tile4(const int8_t* a, const float* sx, const int32_t* sq, const uint8_t* const* rp,
                    int64_t ustep, const float* s, const int8_t* z, int64_t G, int64_t gs,
-                   float* st) {
+                   float* st, const M1Prefetch& pf) {
   const __m256i ones16 = _mm256_set1_epi16(1);
   const __m256i x88 = _mm256_set1_epi8(int8_t(0x88));
   const __m256i lo4 = _mm256_set1_epi8(0x0f);
@@ -196,18 +196,10 @@ void int8_m1_tile4(const int8_t* a, const float* sx, const int32_t* sq, const ui
   const int8_t *z0 = z, *z1 = z ? z + G : nullptr, *z2 = z ? z + 2 * G : nullptr,
                *z3 = z ? z + 3 * G : nullptr;
   __m128 acc = _mm_loadu_ps(st);
-  // software prefetch of the next 4-row tile (2 K bytes on), 128 bytes per unit, as fast as
-  // this tile's bytes are consumed: threads take consecutive tiles, and the hardware
-  // prefetchers do not ramp up on 4 short row streams (2-core Zen 4 VM, 4096 x 4096, one
-  // thread: 864-923 -> 359-386 us; two threads 438-577 -> 181-458 us, alternating builds).
-  // An integer address: past the last tile it lies outside the array.
-  uintptr_t pf = reinterpret_cast<uintptr_t>(w0) + uintptr_t(2 * G * gs);
   for (int64_t g = 0; g < G; ++g) {
     __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0;
     for (int u = 0; u < upg; ++u) {
-      _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(pf + 64), _MM_HINT_T0);
-      pf += 128;
+      if ((u & 1) == 0) pf.at(g * gs / 2 + u * 32);
       const __m256i ae = _mm256_load_si256(reinterpret_cast<const __m256i*>(a));
       const __m256i ao = _mm256_load_si256(reinterpret_cast<const __m256i*>(a + 32));
       a += 64;
@@ -304,11 +296,7 @@ void int8_gemm(const Problem& p, const Options& o, const WeightView& wv) {
       tile_rows(wv, n0, nt, rp, &ustep);
       const float* s = p.scales + n0 * G;
       const int8_t* z = p.zp ? p.zp + n0 * G : nullptr;
-      // M == 1: the next 4-row tile's first byte, for the software prefetch (an integer: past
-      // the last tile it lies outside the array)
-      const uintptr_t next_tile =
-          reinterpret_cast<uintptr_t>(wv.w) +
-          uintptr_t((n0 + kAvx2TileRows) * (wv.packed ? wv.units * 32 : wv.row_bytes));
+      const M1Prefetch pf(rp, wv);  // M == 1, full tiles only
       alignas(16) float st[kRowBlock * 4];
       for (int64_t i = 0; i < mb * 4; ++i) st[i] = 0.0f;
       for (int64_t gc0 = 0; gc0 < G; gc0 += gc) {
@@ -326,9 +314,9 @@ void int8_gemm(const Problem& p, const Options& o, const WeightView& wv) {
   int8_tile<BITS, FULL, MR_, NR_>(am, lda, sx + m * G, sq + m * G, G, rp + r, ustep, sr, zr, G, gs, gc0, \
                             gc1, stm, ##__VA_ARGS__)
             if (nr == 4 && BITS == 4 && FULL && gs <= 256) {
-              int8_m1_tile4(am, sx, sq, rp + r, ustep, sr, zr, G, gs, stm);  // M == 1 only
+              int8_m1_tile4(am, sx, sq, rp + r, ustep, sr, zr, G, gs, stm, pf);  // M == 1 only
             } else if (nr == 4) {
-              QMM_TILE(1, 4, next_tile);  // M == 1 only
+              QMM_TILE(1, 4, &pf);  // M == 1 only
             } else if (nr == 2) {
               switch (mr) {
                 case 4: QMM_TILE(4, 2); break;
