@@ -33,7 +33,9 @@
 // 28.2 / 31.4); M=16 W4 70B.up 110.5 us. A cp.async-staged variant (512-byte contiguous
 // copies, 3 blocks per SM, cluster split-K) measured mixed and was not kept: commit d4ded7d.
 //
-// int8 mode (Q8, cuda_int8_gemv): the same kernel with the quantized activations q (int8,
+// int8 mode (Q8, cuda_int8_gemv), int4 weights at M = 1: the M = 1 kernel with X = q (staged
+// as exact fp16) and the scales multiplied by sx; otherwise the tile kernel below.
+// int8 mode in the tile kernel: the same kernel with the quantized activations q (int8,
 // natural order, launch_quantize_x) as B, converted to fp16 exactly, and group_size == 128, so
 // each 128-k chunk is one group: the fp16 mma with fp32 accumulation on the exact integers
 // q and (w - zp) gives the exact int32 group sum (|sum| <= 128 * 127 * 255 < 2^24), and the
@@ -350,9 +352,11 @@ struct Rows2 {
   uint32_t gmul, zstep;  // zstep: 1, or 0 when every group reads kNoZp
 };
 
-template <int BITS>
+// Q8 (int8 mode): qsx = sx of X's groups; the scale loaded is sx * scale (the tile kernel's
+// product, same operand order).
+template <int BITS, bool Q8 = false>
 __device__ __forceinline__ void load_win(const KParams& p, const Rows2& rw, int win, int lane,
-                                         Win<BITS>& b) {
+                                         Win<BITS>& b, const float* qsx = nullptr) {
   using W = Win<BITS>;
   const int klast = int(p.K) - W::kK;
 #pragma unroll
@@ -360,10 +364,11 @@ __device__ __forceinline__ void load_win(const KParams& p, const Rows2& rw, int 
     const int k = win * 1024 + pc * 512 + W::kK * lane;
     const int kc = min(k, klast);  // windows past the end are prefetched but never used
     const uint32_t grp = __umulhi(uint32_t(kc >> 5) << 1, rw.gmul);
+    const float sxg = Q8 ? __ldg(qsx + grp) : 1.0f;
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       b.w[r][pc] = ldg_stream(rw.w[r] + (BITS == 4 ? kc / 2 : kc));
-      const float s = __ldg(rw.s[r] + grp);
+      const float s = Q8 ? sxg * __ldg(rw.s[r] + grp) : __ldg(rw.s[r] + grp);
       b.s[r][pc] = k <= klast ? s : 0.0f;
       b.z[r][pc] = int(__ldg(rw.z[r] + grp * rw.zstep));
     }
@@ -377,14 +382,25 @@ template <int BITS> __device__ __forceinline__ int64_t chunk_k(int64_t w, int q,
 
 // Stages X into xs (see above): thread i copies the 16-byte chunks i, i + 256, ... in k order
 // (coalesced) to their lane-order slots, zero past K.
-template <int BITS>
-__device__ __forceinline__ void stage_x(const KParams& p, bool x_vec, int nwin, uint4* xs) {
+// Q8: X is the int8 mode's quantized row q (natural order), converted to exact fp16.
+template <int BITS, bool Q8 = false>
+__device__ __forceinline__ void stage_x(const KParams& p, bool x_vec, int nwin, uint4* xs,
+                                        const int8_t* xq = nullptr) {
   for (int i = threadIdx.x; i < nwin * 128; i += kWarps * 32) {
     const int w = i >> 7, q = BITS == 4 ? i & 3 : ((i >> 6) & 1) * 2 + (i & 1);
     const int l = BITS == 4 ? (i >> 2) & 31 : (i >> 1) & 31;
     const int64_t k = chunk_k<BITS>(w, q, l);
     uint32_t v[4] = {0, 0, 0, 0};
-    if (k < p.K) {
+    if (Q8 && k < p.K) {
+      const uint2 u = __ldg(reinterpret_cast<const uint2*>(xq + k));  // k % 8 == 0
+      const __half2 bias = as_h2(0x64806480u);                       // 1024 + 128
+      const uint32_t b[2] = {u.x ^ 0x80808080u, u.y ^ 0x80808080u};  // q + 128 in [1, 255]
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        v[2 * j] = as_u32(__hsub2(as_h2(prmt(b[j], 0x64646464u, 0x7150)), bias));
+        v[2 * j + 1] = as_u32(__hsub2(as_h2(prmt(b[j], 0x64646464u, 0x7352)), bias));
+      }
+    } else if (k < p.K) {
       const uint16_t* src = static_cast<const uint16_t*>(p.x) + k;
       if (x_vec) {
         const uint4 u = __ldg(reinterpret_cast<const uint4*>(src));
@@ -445,8 +461,15 @@ __device__ __forceinline__ void window_mma(const Win<BITS>& b, const uint4* xw, 
     const uint32_t bb[2] = {xb[2 * s], xb[2 * s + 1]};
     mma16816<T>(part[BITS == 4 ? (s & 1) : (s >> 2)], a, bb);
   }
-  if (SA) {
-    // chain q's scale: int4 one piece (both chains), int8 piece q
+  if (SA && W::kPieces == 1) {
+    // int4: one group, both chains: the scale on the window sum (in the int8 mode the exact
+    // integer group sum, as the tile kernel: (sx * scale) * (chain 0 + chain 1))
+    acc[0] += b.s[0][0] * (part[0][0] + part[1][0]);
+    acc[1] += b.s[0][0] * (part[0][1] + part[1][1]);
+    acc[2] += b.s[1][0] * (part[0][2] + part[1][2]);
+    acc[3] += b.s[1][0] * (part[0][3] + part[1][3]);
+  } else if (SA) {
+    // int8: chain q = piece q, its own group
     const float s00 = b.s[0][0], s10 = b.s[1][0];
     const float s01 = b.s[0][W::kPieces - 1], s11 = b.s[1][W::kPieces - 1];
     acc[0] += s00 * part[0][0] + s01 * part[1][0];
@@ -496,8 +519,12 @@ __device__ __forceinline__ Rows2 rows_of(const KParams& p, int64_t r0) {
 
 // Register ring: PF windows in flight beyond the current one (default: 128 bytes of weights
 // per lane either way); MINB: blocks per SM the registers are capped for.
-template <int XT, int BITS, bool SA, int PF = (BITS == 4 ? 4 : 2), int MINB = 2>
-__global__ void __launch_bounds__(kWarps * 32, MINB) decode_m1_kernel(KParams p, bool x_vec) {
+// Q8: the int8 mode (int4 weights, group_size 128: a quad's segment is one group, so each
+// diagonal element is an exact integer group sum): X = qx.q as exact fp16, scales times qx.sx.
+template <int XT, int BITS, bool SA, int PF = (BITS == 4 ? 4 : 2), int MINB = 2, bool Q8 = false>
+__global__ void __launch_bounds__(kWarps * 32, MINB)
+    decode_m1_kernel(KParams p, bool x_vec, QuantX qx) {
+  static_assert(!Q8 || (SA && XT == 0 && BITS == 4), "int8 mode: int4, fp16 operands, SA");
   using T = typename XType<XT>::T;
   using W = Win<BITS>;
   extern __shared__ uint4 xs[];
@@ -508,8 +535,8 @@ __global__ void __launch_bounds__(kWarps * 32, MINB) decode_m1_kernel(KParams p,
 
   W buf[PF + 1];
 #pragma unroll
-  for (int u = 0; u < PF; ++u) load_win<BITS>(p, rw, u, lane, buf[u]);
-  stage_x<BITS>(p, x_vec, nwin, xs);  // its loads go out behind the weights'
+  for (int u = 0; u < PF; ++u) load_win<BITS, Q8>(p, rw, u, lane, buf[u], qx.sx);
+  stage_x<BITS, Q8>(p, x_vec, nwin, xs, qx.q);  // its loads go out behind the weights'
   __syncthreads();
 
   float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -517,7 +544,7 @@ __global__ void __launch_bounds__(kWarps * 32, MINB) decode_m1_kernel(KParams p,
 #pragma unroll
     for (int u = 0; u <= PF; ++u) {
       const int cc = c + u;
-      load_win<BITS>(p, rw, cc + PF, lane, buf[(u + PF) % (PF + 1)]);
+      load_win<BITS, Q8>(p, rw, cc + PF, lane, buf[(u + PF) % (PF + 1)], qx.sx);
       if (cc >= nwin) break;
       window_mma<T, BITS, SA>(buf[u], xs + cc * 128 + lane, acc);
     }
@@ -529,12 +556,16 @@ inline size_t smem_bytes(const KParams& p) { return size_t((p.K + 1023) / 1024) 
 inline bool takes(const KParams& p) { return p.M == 1 && p.K <= kMaxK; }
 
 template <auto Kernel>
-cudaError_t launch_one(const KParams& p, bool x_vec, cudaStream_t s) {
+cudaError_t launch_q(const KParams& p, bool x_vec, const QuantX& qx, cudaStream_t s) {
   const cudaError_t e = opt_in_smem<Kernel>(int(kMaxK * 2));
   if (e != cudaSuccess) return e;
   const dim3 grid(unsigned((p.N + 2 * kWarps - 1) / (2 * kWarps)));
-  Kernel<<<grid, kWarps * 32, smem_bytes(p), s>>>(p, x_vec);
+  Kernel<<<grid, kWarps * 32, smem_bytes(p), s>>>(p, x_vec, qx);
   return cudaGetLastError();
+}
+template <auto Kernel>
+cudaError_t launch_one(const KParams& p, bool x_vec, cudaStream_t s) {
+  return launch_q<Kernel>(p, x_vec, QuantX{nullptr, nullptr, nullptr}, s);
 }
 
 template <int XT, int BITS>
@@ -585,6 +616,8 @@ cudaError_t launch_decode_float(const KParams& p, int /*num_sms*/, cudaStream_t 
 cudaError_t launch_decode_int8(const KParams& p, const QuantX& qx, int /*num_sms*/,
                                cudaStream_t s) {
   if (p.gs != kChunk || p.M > 16 || !decode_shape_ok(p)) return cudaErrorInvalidValue;
+  if (p.bits == 4 && m1::takes(p))
+    return m1::launch_q<m1::decode_m1_kernel<0, 4, true, 4, 2, true>>(p, false, qx, s);
   return p.bits == 4 ? launch_mt<0, 4, true, true>(p, false, qx, s)
                      : launch_mt<0, 8, true, true>(p, false, qx, s);
 }
