@@ -64,8 +64,8 @@ void int8_tile(const int8_t* a, int64_t lda, const float* sx, const int32_t* sq,
 
   for (int64_t g = g0; g < g1; ++g) {
     if (pf) {  // M == 1, 4 rows: a group's worth of each row ahead (M1Prefetch)
-      const int64_t bg = gs * BITS / 8;
-      for (int64_t i = 0; i < bg; i += 64) pf->at(g * bg + i);
+      const int64_t bg = gs * BITS / 8;  // once per 64-byte line start in this group's bytes
+      for (int64_t off = round_up(g * bg, 64); off < (g + 1) * bg; off += 64) pf->at(off);
     }
     __m256i acc32[MR][NR];
     for (int m = 0; m < MR; ++m)
@@ -199,7 +199,8 @@ void int8_m1_tile4(const int8_t* a, const float* sx, const int32_t* sq, const ui
   for (int64_t g = 0; g < G; ++g) {
     __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0;
     for (int u = 0; u < upg; ++u) {
-      if ((u & 1) == 0) pf.at(g * gs / 2 + u * 32);
+      const int64_t un = g * upg + u;  // unit index along the row: a line every 2 units
+      if ((un & 1) == 0) pf.at(un * 32);
       const __m256i ae = _mm256_load_si256(reinterpret_cast<const __m256i*>(a));
       const __m256i ao = _mm256_load_si256(reinterpret_cast<const __m256i*>(a + 32));
       a += 64;
