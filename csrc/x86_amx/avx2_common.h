@@ -79,28 +79,25 @@ inline void tile_rows(const WeightView& wv, int64_t n0, int64_t nt, const uint8_
 
 // Software prefetch for the M = 1 kernels, which walk a 4-row tile over all of K and then the
 // next tile (threads take consecutive tiles): the next tile's bytes (contiguous in both
-// layouts), linearly, as fast as this tile's are consumed, when rows are at most
-// kM1PrefetchRow bytes. 2-core Zen 4 VM, int8 mode M=1 g128, one thread, alternating builds:
-// rows of 2 KB (4-bit K = 4096) 864-923 -> 359-386 us per (4096, 4096); 4 KB (8-bit K = 4096)
-// 1086-1103 -> 837-889 us; 4-bit K = 8192 about even; longer rows slower with it (the hardware
-// prefetchers follow long rows; 8-bit K = 8192 4130-4488 -> 4838-4984 us, 4-bit K = 28672
-// 7795-8376 -> 9687-14513), and per-row prefetches 1-4 KB ahead of the row being read were no
-// faster than none on short rows either (the dense linear stream is what the hardware follows).
+// layouts), linearly, into L2, as fast as this tile's are consumed. 2-core Zen 4 VM, int8 mode
+// M=1 g128 (C driver, one thread, weights rotated past L3, alternating runs; none / into L1 /
+// into L2): 4-bit K = 4096 994-1044 / 464-522 / 458-514 us per (4096, 4096); K = 8192
+// 1344-1861 / 1440-1481 / 932-1008; K = 28672 (8192 rows) 9662-9710 / 12655-12825 / 7598-9516;
+// 8-bit K = 8192 4827-5577 / - / 3349-3662; float 4-bit K = 8192 2192-2874 / - / 1802-2191.
+// Into L1 it overran on long rows; per-row prefetches 1-4 KB ahead of the row being read were no
+// faster than none (the dense linear stream is what helps). Two threads: 4-bit (4096, 8192)
+// 948-968 -> 695-761 us, (8192, 28672) 5165-6160 -> 4376-4923 us.
 // Addresses are integers: past the last tile they lie outside the array (a prefetch never faults).
-constexpr int64_t kM1PrefetchRow = 4096;
 struct M1Prefetch {
-  uintptr_t next = 0;  // the next tile's first byte; 0 = off
-  M1Prefetch(const uint8_t* const* rp, const WeightView& wv) {
-    if (wv.row_bytes <= kM1PrefetchRow)
-      next = reinterpret_cast<uintptr_t>(rp[0]) +
-             uintptr_t(kAvx2TileRows * (wv.packed ? wv.units * 32 : wv.row_bytes));
-  }
+  uintptr_t next;  // the next tile's first byte
+  M1Prefetch(const uint8_t* const* rp, const WeightView& wv)
+      : next(reinterpret_cast<uintptr_t>(rp[0]) +
+             uintptr_t(kAvx2TileRows * (wv.packed ? wv.units * 32 : wv.row_bytes))) {}
   // Call once per 64 bytes of progress along the rows (row byte `off`): 4 lines.
   inline void at(int64_t off) const {
-    if (!next) return;
     const uintptr_t a = next + uintptr_t(kAvx2TileRows * off);
     for (int i = 0; i < kAvx2TileRows; ++i)
-      _mm_prefetch(reinterpret_cast<const char*>(a + 64 * i), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(a + 64 * i), _MM_HINT_T1);
   }
 };
 
