@@ -1,9 +1,9 @@
 // cuda float-mode decode kernels (M <= 16): cuda_float_gemv_w4w8.
-// Two kernels: the tile kernel below (M = 2..16, the int8 mode, and M = 1 with K > 48K) and the
-// M = 1 kernel (namespace m1, further down: one warp per row pair, 512-byte weight reads, X in
-// shared memory; H200, decode_probe, 2026-12-02, same run as the tile kernel: 70B.up W4 M=1
-// 58.7 vs 72.6 us, 70B.down 54.2 vs 70.6, 70B.attn 25.1 vs 28.3; W8 75.6 vs 83.4, 73.5 vs 81.5,
-// 29.8 vs 31.2).
+// Two kernels: the tile kernel below (M = 2..16, M = 1 with K > 48K, and the int8 mode except
+// int4 weights at M = 1) and the M = 1 kernel (namespace m1, further down: one warp per row
+// pair, 512-byte weight reads, X in shared memory; H200, decode_probe, 2026-12-02, same run as
+// the tile kernel: 70B.up W4 M=1 58.7 vs 72.6 us, 70B.down 54.2 vs 70.6, 70B.attn 25.1 vs
+// 28.3; W8 75.6 vs 83.4, 73.5 vs 81.5, 29.8 vs 31.2).
 //
 // The tile kernel:
 // Layout read: canonical weights (int8 [N, K], or int4 two per byte, low nibble = even k), fp32
@@ -76,18 +76,21 @@ __device__ __forceinline__ void load_x32(const void* x, int64_t off, bool vec, u
   }
 }
 
+// 4 quantized activations (int8) as 2 natural pairs of exact fp16.
+__device__ __forceinline__ void q4_to_h2(uint32_t w, uint32_t out[2]) {
+  const __half2 bias = as_h2(0x64806480u);  // 1024 + 128
+  const uint32_t u = w ^ 0x80808080u;       // q + 128 in [1, 255]
+  out[0] = as_u32(__hsub2(as_h2(prmt(u, 0x64646464u, 0x7150)), bias));
+  out[1] = as_u32(__hsub2(as_h2(prmt(u, 0x64646464u, 0x7352)), bias));
+}
+
 // 32 consecutive quantized activations (int8, 32-byte aligned) as 16 natural pairs of exact fp16.
 __device__ __forceinline__ void load_q32(const int8_t* q, uint32_t out[16]) {
   const uint4* p = reinterpret_cast<const uint4*>(q);
   const uint4 a = __ldg(p), b = __ldg(p + 1);
   const uint32_t w[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
-  const __half2 bias = as_h2(0x64806480u);  // 1024 + 128
 #pragma unroll
-  for (int j = 0; j < 8; ++j) {
-    const uint32_t u = w[j] ^ 0x80808080u;  // q + 128 in [1, 255]
-    out[2 * j] = as_u32(__hsub2(as_h2(prmt(u, 0x64646464u, 0x7150)), bias));
-    out[2 * j + 1] = as_u32(__hsub2(as_h2(prmt(u, 0x64646464u, 0x7352)), bias));
-  }
+  for (int j = 0; j < 8; ++j) q4_to_h2(w[j], out + 2 * j);
 }
 
 template <int BITS>
@@ -395,13 +398,8 @@ __device__ __forceinline__ void stage_x(const KParams& p, bool x_vec, int nwin, 
     uint32_t v[4] = {0, 0, 0, 0};
     if (Q8 && k < p.K) {
       const uint2 u = __ldg(reinterpret_cast<const uint2*>(xq + k));  // k % 8 == 0
-      const __half2 bias = as_h2(0x64806480u);                       // 1024 + 128
-      const uint32_t b[2] = {u.x ^ 0x80808080u, u.y ^ 0x80808080u};  // q + 128 in [1, 255]
-#pragma unroll
-      for (int j = 0; j < 2; ++j) {
-        v[2 * j] = as_u32(__hsub2(as_h2(prmt(b[j], 0x64646464u, 0x7150)), bias));
-        v[2 * j + 1] = as_u32(__hsub2(as_h2(prmt(b[j], 0x64646464u, 0x7352)), bias));
-      }
+      q4_to_h2(u.x, v);
+      q4_to_h2(u.y, v + 2);
     } else if (k < p.K) {
       const uint16_t* src = static_cast<const uint16_t*>(p.x) + k;
       if (x_vec) {

@@ -181,21 +181,7 @@ int main(int argc, char** argv) {
       run_read("read contiguous 1KB PF4", read_kernel<16, 4, true>);
       run_read("read contiguous 1KB PF6", read_kernel<16, 6, true>);
     decode:
-      KParams p{};
-      p.x = x;
-      p.ldx = K;
-      p.xt = 0;
-      p.row_bytes = row_bytes;
-      p.y = y;
-      p.ldy = N;
-      p.yt = 0;
-      p.M = 1;
-      p.N = N;
-      p.K = K;
-      p.gs = gs;
-      p.groups = G;
-      p.bits = bits;
-      p.row_scale = nullptr;
+      KParams p = kparams(x, 0, nullptr, nullptr, nullptr, y, 0, 1, N, K, gs, bits);
       for (int M : {1, 4, 16}) {
         if (ncu_only && M != 1) continue;
         if (!decode_only && M != 1) continue;

@@ -108,25 +108,7 @@ struct Problem {
     cudaFree(x);
   }
   KParams params(void* y, int yt) const {
-    KParams p{};
-    p.x = x;
-    p.ldx = K;
-    p.xt = xt;
-    p.w = w;
-    p.row_bytes = K * bits / 8;
-    p.scales = s;
-    p.zp = zp ? z : nullptr;
-    p.y = y;
-    p.ldy = N;
-    p.yt = yt;
-    p.M = M;
-    p.N = N;
-    p.K = K;
-    p.gs = gs;
-    p.groups = K / gs;
-    p.bits = bits;
-    p.row_scale = nullptr;
-    return p;
+    return probe::kparams(x, xt, w, s, zp ? z : nullptr, y, yt, M, N, K, gs, bits);
   }
 };
 

@@ -1,5 +1,6 @@
 // Shared by the one-file diagnostics tests/gpu/decode_probe.cu and tests/gpu/gemm_probe.cu:
-// a CUDA error check that exits with the file and line, and a CUDA-event timer.
+// a CUDA error check that exits with the file and line, a CUDA-event timer, and the kernels'
+// parameter block for dense row-major operands.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -8,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
+
+#include "cuda/cuda_kernels.h"
 
 #define CK(x)                                                                        \
   do {                                                                               \
@@ -44,5 +47,31 @@ struct Timer {
     return v[v.size() / 2];
   }
 };
+
+// Kernel parameters for X [M, K] (row stride K), canonical weights with groups of gs, Y [M, N]
+// (row stride N), no row scale.
+inline qmm::cuda::KParams kparams(const void* x, int xt, const uint8_t* w, const float* s,
+                                  const int8_t* z, void* y, int yt, int64_t M, int64_t N,
+                                  int64_t K, int64_t gs, int bits) {
+  qmm::cuda::KParams p{};
+  p.x = x;
+  p.ldx = K;
+  p.xt = xt;
+  p.w = w;
+  p.row_bytes = K * bits / 8;
+  p.scales = s;
+  p.zp = z;
+  p.y = y;
+  p.ldy = N;
+  p.yt = yt;
+  p.M = M;
+  p.N = N;
+  p.K = K;
+  p.gs = gs;
+  p.groups = K / gs;
+  p.bits = bits;
+  p.row_scale = nullptr;
+  return p;
+}
 
 }  // namespace probe
