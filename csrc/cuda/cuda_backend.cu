@@ -10,10 +10,13 @@
 //                                      else cuda_gemm.cu (mma.m16n8k16); fp32 or unaligned X
 //                                      is first converted to an fp16 workspace copy
 //   int8,  gs % 32 == 0, gs <= 65536, w aligned -> quantize X (workspace) + cuda_gemv.cu
-//                                      (M <= 16, groups of 128) or cuda_gemm.cu (s8 mma)
+//                                      (M <= 16, groups of 128), else on a 9.0 device with the
+//                                      sm_90a build and gs <= 512 cuda_gemm_sm90.cu (wgmma on
+//                                      the exact fp16 q), else cuda_gemm.cu (s8 mma)
 //   anything else                   -> cuda_generic.cu (correct, slow)
 //
-// Workspace: the int8 mode (quantized X: M*K + 8*M*groups bytes), the fp32/unaligned X of the
+// Workspace: the int8 mode (quantized X: M*K + 8*M*groups bytes; M*K*2 + 4*M*groups + the
+// split-K partials on the Hopper path), the fp32/unaligned X of the
 // float GEMM (M*K*2 bytes) and the split-K partial sums of the sm90 GEMM (splits*M*N*4 bytes,
 // only for shapes with fewer tiles than SMs) need scratch memory. It is cached per (device,
 // stream) and grown geometrically with cudaMalloc outside of stream capture (after
@@ -309,20 +312,48 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
   }
 
   // int8 mode.
-  const size_t qbytes = round256(size_t(p.M) * size_t(p.K));
-  const size_t gbytes = round256(size_t(p.M) * size_t(p.groups) * 4);
-  std::lock_guard<std::mutex> lock(workspace_cache().mu);
-  void* ws = nullptr;
-  qmm_status st = get_workspace(dev, stream, qbytes + 2 * gbytes, &ws);
-  if (st != QMM_OK) return st;
-  QuantX qx;
-  qx.q = static_cast<int8_t*>(ws);
-  qx.sx = reinterpret_cast<float*>(static_cast<char*>(ws) + qbytes);
-  qx.sq = reinterpret_cast<int32_t*>(static_cast<char*>(ws) + qbytes + gbytes);
   const bool fast = w_fast && p.group_size <= 65536;
   // decode (M <= 16, groups of 128): the float decode kernel on the exact fp16 q (cuda_gemv.cu)
   const bool decode = w_fast && p.M <= 16 && p.group_size == 128 && cuda::decode_shape_ok(k);
-  if ((e = cuda::launch_quantize_x(k, qx, fast && !decode && p.bits == 4, stream)) != cudaSuccess)
+  std::lock_guard<std::mutex> lock(workspace_cache().mu);
+  void* ws = nullptr;
+  QuantX qx;
+  if (fast && !decode && p.group_size <= cuda::kInt8Sm90MaxGroup && cuda::gemm_sm90_available()) {
+    // Hopper: q as exact fp16 and sx transposed (rows padded to 4), then the wgmma GEMM; its
+    // split-K partials are optional as in the float mode.
+    const int64_t ldsx = (p.M + 3) / 4 * 4;
+    const size_t hbytes = round256(size_t(p.M) * size_t(p.K) * 2);
+    const size_t tbytes = round256(size_t(p.groups) * size_t(ldsx) * 4);
+    size_t split = cuda::gemm_int8_sm90_workspace(k, sms);
+    qmm_status st = get_workspace(dev, stream, hbytes + tbytes + split, &ws, split > 0);
+    if (st == QMM_OK && !ws) {
+      split = 0;
+      st = get_workspace(dev, stream, hbytes + tbytes, &ws);
+    }
+    if (st != QMM_OK) return st;
+    qx.q = static_cast<int8_t*>(ws);
+    qx.sx = reinterpret_cast<float*>(static_cast<char*>(ws) + hbytes);
+    qx.sq = nullptr;
+    if ((e = cuda::launch_quantize_x(k, qx, cuda::QLayout::kHalfT, ldsx, stream)) != cudaSuccess)
+      return cuda_fail(e, "quantize kernel launch");
+    KParams k2 = k;
+    k2.x = ws;
+    k2.ldx = p.K;
+    k2.xt = 0;
+    e = cuda::launch_gemm_int8_sm90(k2, qx.sx, ldsx, sms, static_cast<char*>(ws) + hbytes + tbytes,
+                                    split, stream);
+    return e == cudaSuccess ? QMM_OK : cuda_fail(e, "int8 kernel launch");
+  }
+  const size_t qbytes = round256(size_t(p.M) * size_t(p.K));
+  const size_t gbytes = round256(size_t(p.M) * size_t(p.groups) * 4);
+  qmm_status st = get_workspace(dev, stream, qbytes + 2 * gbytes, &ws);
+  if (st != QMM_OK) return st;
+  qx.q = static_cast<int8_t*>(ws);
+  qx.sx = reinterpret_cast<float*>(static_cast<char*>(ws) + qbytes);
+  qx.sq = reinterpret_cast<int32_t*>(static_cast<char*>(ws) + qbytes + gbytes);
+  const cuda::QLayout layout = fast && !decode && p.bits == 4 ? cuda::QLayout::kInt8Permute4
+                                                              : cuda::QLayout::kInt8;
+  if ((e = cuda::launch_quantize_x(k, qx, layout, 0, stream)) != cudaSuccess)
     return cuda_fail(e, "quantize kernel launch");
   e = decode ? cuda::launch_decode_int8(k, qx, sms, stream)
       : fast ? cuda::launch_gemm_int8(k, qx, sms, stream)

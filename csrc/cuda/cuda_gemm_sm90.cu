@@ -118,20 +118,22 @@ template <int N> __device__ __forceinline__ void fence_acc(float (&d)[N]) {
 #define QMM_F_32 QMM_F_16, QMM_F8(16), QMM_F8(24)
 #define QMM_F_64 QMM_F_32, QMM_F8(32), QMM_F8(40), QMM_F8(48), QMM_F8(56)
 
-// D[64 x N] += A[64 x 16] (registers) * B[16 x N] (shared, descriptor), N = 2 * ACC.
+// D[64 x N] = A[64 x 16] (registers) * B[16 x N] (shared, descriptor) + (accumulate ? D : 0),
+// N = 2 * ACC.
 template <class T, int ACC>
-__device__ __forceinline__ void wgmma_rs(float (&d)[ACC], const uint32_t a[4], uint64_t desc);
+__device__ __forceinline__ void wgmma_rs(float (&d)[ACC], const uint32_t a[4], uint64_t desc,
+                                         int accumulate);
 // One specialization: CT the element type, TY its PTX name, N, ACC = N / 2, and the operand
 // numbers of A (4 registers), the descriptor and the scale-d flag, which follow the ACC outputs.
 #define QMM_WGMMA_RS(CT, TY, N, ACC, A_DESC, SCALE)                                           \
   template <>                                                                                 \
   __device__ __forceinline__ void wgmma_rs<CT, ACC>(float (&d)[ACC], const uint32_t a[4],     \
-                                                    uint64_t desc) {                          \
+                                                    uint64_t desc, int accumulate) {          \
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " SCALE ", 0;\n"                          \
                  "wgmma.mma_async.sync.aligned.m64n" N "k16.f32." TY "." TY " "               \
                  QMM_WGMMA_D##ACC ", " A_DESC ", p, 1, 1, 0;\n}\n"                             \
                  : QMM_F_##ACC                                                                \
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));             \
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(accumulate));    \
   }
 QMM_WGMMA_RS(__half, "f16", "128", 64, "{%64, %65, %66, %67}, %68", "%69")
 QMM_WGMMA_RS(__nv_bfloat16, "bf16", "128", 64, "{%64, %65, %66, %67}, %68", "%69")
@@ -146,9 +148,17 @@ QMM_WGMMA_RS(__nv_bfloat16, "bf16", "16", 8, "{%8, %9, %10, %11}, %12", "%13")
 // One block: the 256 x BM tile `blockIdx.x` over the k stages [kt0, kt1) of split blockIdx.y.
 // part == nullptr: Y is written (row_scale applied); else the fp32 partial tile goes to
 // part[split][M][N] and splitk_reduce sums the splits.
-template <class T, int BITS, int BM>
+// INT8 (the int8 mode; T = __half): X = the quantized activations q as exact fp16, the weights
+// dequantized to the exact integers q - zp (no scale), so each group's wgmma sums are the exact
+// integer sums of SPEC section 4 (|sum| <= 127 * 255 * group_size < 2^24 for group_size <= 512,
+// every partial sum an integer, exact in the fp32 accumulators). They run into `gacc` (the
+// group's first wgmma does not accumulate) and at each group end are folded into `acc`:
+// acc = fma(sx[m, g] * s[n, g], gacc, acc), g increasing (sxt = sx transposed, [groups, ldsx]).
+// Splits start and end on group boundaries.
+template <class T, int BITS, int BM, bool INT8>
 __global__ void __launch_bounds__(kThreads, 1)
-    gemm_sm90_kernel(KParams p, float* part, int stages_per_split) {
+    gemm_sm90_kernel(KParams p, float* part, int stages_per_split, const float* sxt,
+                     int64_t ldsx) {
 #ifdef QMM_SM90_WGMMA
   using C = Sm90Cfg<BITS, BM>;
   constexpr int ACC = BM / 2;         // accumulators per thread
@@ -216,9 +226,36 @@ __global__ void __launch_bounds__(kThreads, 1)
     wsrc[q] = p.w + (wok[q] ? (n0 + r) * p.row_bytes + 16 * ch + int64_t(kt0) * C::WR : 0);
     woff[q] = uint32_t(kXS + r * C::WR + 16 * ch);
   }
+  // Group bookkeeping in 32-k steps from the split's first step.
+  const int gsteps = int(p.gs / 32);
+  const int64_t step0 = int64_t(kt0) * (kBK / 32);
+  int64_t grp = step0 / gsteps;
+  int in_grp = int(step0 % gsteps);
+  // INT8: per slot, the sx of the groups of its two 32-k halves for the tile's BM X rows, after
+  // the S stages (16 bytes per copy by the first BM / 2 threads; zero past the groups and past
+  // ldsx, which the quantize pass zero-fills beyond M). ld_grp / ld_in: the group position of
+  // the next half stage to load.
+  float* const sxs = reinterpret_cast<float*>(smem + S * C::kStageBytes);
+  int64_t ld_grp = grp;
+  int ld_in = in_grp;
+  const int sxh = tid / (BM / 4), sxc = tid % (BM / 4);  // half and 4-row chunk of this copy
   // Loads stage `j` of this split (the next one in order) into `slot`, then advances.
   auto load_stage = [&](int slot, int j) {
     uint8_t* st = smem + slot * C::kStageBytes;
+    if (INT8) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        if (sxh == h) {
+          const int64_t m = m0 + 4 * sxc;
+          const bool ok = ld_grp < p.groups && m < ldsx;
+          cp_async16(sxs + (slot * 2 + h) * BM + 4 * sxc, ok ? sxt + ld_grp * ldsx + m : sxt, ok);
+        }
+        if (++ld_in == gsteps) {
+          ld_in = 0;
+          ++ld_grp;
+        }
+      }
+    }
     const bool cut = tail && j == nk - 1;  // the upper 32 k lie past K
 #pragma unroll
     for (int q = 0; q < XQ; ++q) {
@@ -235,8 +272,9 @@ __global__ void __launch_bounds__(kThreads, 1)
   };
 
   float acc[ACC];
+  float gacc[ACC];  // INT8: the current group's exact sums (unused in float mode)
 #pragma unroll
-  for (int i = 0; i < ACC; ++i) acc[i] = 0.0f;
+  for (int i = 0; i < ACC; ++i) acc[i] = gacc[i] = 0.0f;
 
 #pragma unroll
   for (int s = 0; s < S - 2; ++s) {
@@ -250,7 +288,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   // group's prefetched into registers when a group starts.
   const int64_t nr[2] = {n0 + r0, n0 + r0 + 8};
   Deq<T> deq[2];
-  float pf_s[2];
+  float pf_s[2], cur_s[2];  // cur_s: INT8, the current group's scales (for the fold)
   int pf_z[2];
   auto load_pf = [&](int64_t gi) {
 #pragma unroll
@@ -260,16 +298,13 @@ __global__ void __launch_bounds__(kThreads, 1)
       pf_z[h] = ok && p.zp ? int(__ldg(p.zp + nr[h] * p.groups + gi)) : 0;
     }
   };
-  // Group bookkeeping in 32-k steps from the split's first step.
-  const int gsteps = int(p.gs / 32);
-  const int64_t step0 = int64_t(kt0) * (kBK / 32);
-  int64_t grp = step0 / gsteps;
-  int in_grp = int(step0 % gsteps);
   load_pf(grp);
   bool fresh = true;  // the split's first step loads its group even mid-group
   const uint32_t gsel = uint32_t(t) | (uint32_t(t + 4) << 4);  // byte t of two words
   const uint32_t wrow0 = uint32_t(kXS + r0 * C::WR);           // row r0 in a stage
   const uint64_t desc0 = desc_sw128(sbase);                    // stage 0's X tile
+  bool gend = false;     // INT8: the last step ended a group ...
+  int64_t fold_grp = 0;  // ... this one
 
   // Per stage two commit groups of 2 wgmma each (k16 chunks 0-1, then 2-3), each on its own 8
   // fragment registers: a group's fragments are dequantized while the previous group runs
@@ -290,7 +325,10 @@ __global__ void __launch_bounds__(kThreads, 1)
       {
         if (in_grp == 0 || fresh) {
 #pragma unroll
-          for (int h = 0; h < 2; ++h) deq[h].init(pf_s[h], pf_z[h]);
+          for (int h = 0; h < 2; ++h) {
+            deq[h].init(INT8 ? 1.0f : pf_s[h], pf_z[h]);
+            cur_s[h] = pf_s[h];
+          }
           load_pf(grp + 1);
           fresh = false;
         }
@@ -301,7 +339,7 @@ __global__ void __launch_bounds__(kThreads, 1)
             const uint4 v = *reinterpret_cast<const uint4*>(row + 16 * hs);
             const uint32_t gw = prmt(prmt(v.x, v.y, gsel), prmt(v.z, v.w, gsel), 0x5410);
             uint32_t o[4];
-            deq[h].w4(gw, o);  // (k 2t, 16+2t) (2t+1, 17+2t) (8+2t, 24+2t) (9+2t, 25+2t)
+            deq[h].template w4<!INT8>(gw, o);  // (k 2t, 16+2t) (2t+1, 17+2t) (8+2t, 24+2t) (9+2t, 25+2t)
             a[0][h] = prmt(o[0], o[1], 0x5410);
             a[0][2 + h] = prmt(o[2], o[3], 0x5410);
             a[1][h] = prmt(o[0], o[1], 0x7632);
@@ -313,21 +351,33 @@ __global__ void __launch_bounds__(kThreads, 1)
               const uint32_t lo = (t >> 1) ? v.y : v.x, hi = (t >> 1) ? v.w : v.z;
               const uint32_t gw = prmt(lo, hi, (t & 1) ? 0x7632 : 0x5410);
               uint32_t o[2];
-              deq[h].w8(gw, o);  // (k 2t, 2t+1) (2t+8, 2t+9)
+              deq[h].template w8<!INT8>(gw, o);  // (k 2t, 2t+1) (2t+8, 2t+9)
               a[c][h] = o[0];
               a[c][2 + h] = o[1];
             }
           }
         }
+        const bool gfirst = in_grp == 0;  // INT8: this step starts a group
+        gend = in_grp + 1 == gsteps;      // ... and this one ends it
+        fold_grp = grp;
         if (++in_grp == gsteps) {
           in_grp = 0;
           ++grp;
         }
-        fence_acc(acc);
-        wgmma_fence();
+        if (INT8) {
+          fence_acc(gacc);
+          wgmma_fence();
 #pragma unroll
-        for (int c = 0; c < 2; ++c)
-          wgmma_rs<T, ACC>(acc, a[c], desc + uint64_t((64 * hs + 32 * c) >> 4));
+          for (int c = 0; c < 2; ++c)
+            wgmma_rs<T, ACC>(gacc, a[c], desc + uint64_t((64 * hs + 32 * c) >> 4),
+                             c == 0 && gfirst ? 0 : 1);
+        } else {
+          fence_acc(acc);
+          wgmma_fence();
+#pragma unroll
+          for (int c = 0; c < 2; ++c)
+            wgmma_rs<T, ACC>(acc, a[c], desc + uint64_t((64 * hs + 32 * c) >> 4), 1);
+        }
       }
       wgmma_commit();
       if (hs == 0) {   // the copies of a later stage, issued while this group runs
@@ -335,13 +385,32 @@ __global__ void __launch_bounds__(kThreads, 1)
         cp_async_commit();
         load_slot = load_slot == S - 1 ? 0 : load_slot + 1;
       }
-      wgmma_wait<1>();  // the group before this one is done: its fragment registers are free
-      fence_acc(acc);
+      if (INT8 && gend && fold_grp < p.groups) {
+        // Group end: fold, with this thread's sx (X rows 8j + 2t, 8j + 2t + 1) from the slot.
+        const float* sxg = sxs + (slot * 2 + hs) * BM + 2 * t;
+        wgmma_wait<0>();
+        fence_acc(gacc);
+#pragma unroll
+        for (int j = 0; j < BM / 8; ++j) {
+          const float2 sx = *reinterpret_cast<const float2*>(sxg + 8 * j);
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            acc[4 * j + e] = __fmaf_rn(__fmul_rn(e & 1 ? sx.y : sx.x, cur_s[e >> 1]),
+                                       gacc[4 * j + e], acc[4 * j + e]);
+        }
+      } else {
+        wgmma_wait<1>();  // the group before this one is done: its fragment registers are free
+      }
+      if (INT8)
+        fence_acc(gacc);
+      else
+        fence_acc(acc);
     }
     slot = slot == S - 1 ? 0 : slot + 1;
   }
   wgmma_wait<0>();
   fence_acc(acc);
+  if (INT8) fence_acc(gacc);
   cp_async_wait<0>();
 
   // D fragment: acc[4j + e] = (weight row r0 + 8 (e >> 1), X row 8j + 2t + (e & 1)).
@@ -375,36 +444,45 @@ __global__ void splitk_reduce(KParams p, const float* part, int splits) {
   }
 }
 
-// X tile rows by M (the narrowest wgmma N that holds M, from 16 up to 128), and splits of K:
-// one when the tiles fill the SMs, else as many as fit one wave, `per` stages each (>= 8 stages,
-// 512 k; the last split takes what is left, possibly fewer).
+// X tile rows by M (the narrowest wgmma N that holds M, from 16 up to 128; the int8 mode, with
+// its second set of accumulators, up to 64), and splits of K: one when the tiles fill the SMs,
+// else as many as fit one wave, `per` stages each (>= 8 stages, 512 k; the last split takes what
+// is left, possibly fewer; int8: `per` a whole number of groups).
 struct Plan {
   int bm, splits, stages;
 };
-Plan plan(const KParams& p, int num_sms) {
-  const int bm = p.M <= 16 ? 16 : p.M <= 32 ? 32 : p.M <= 64 ? 64 : 128;
+Plan plan(const KParams& p, int num_sms, bool int8) {
+  const int bm = p.M <= 16 ? 16 : p.M <= 32 ? 32 : (p.M <= 64 || int8) ? 64 : 128;
   const int64_t tiles = ((p.M + bm - 1) / bm) * ((p.N + kBN - 1) / kBN);
   const int nk = int((p.K + kBK - 1) / kBK);
   int64_t sp = tiles >= num_sms ? 1 : num_sms / tiles;
   sp = std::min<int64_t>(sp, std::max(1, nk / 8));
   sp = std::min<int64_t>(sp, 16);
-  const int per = int((nk + sp - 1) / sp);
+  int per = int((nk + sp - 1) / sp);
+  if (int8) {  // stages per split a multiple of lcm(64, gs) / 64
+    int64_t a = p.gs, b = kBK;
+    while (b) { const int64_t r = a % b; a = b; b = r; }
+    const int unit = int(p.gs / a);
+    per = std::min(nk, (per + unit - 1) / unit * unit);
+  }
   return {bm, int((nk + per - 1) / per), per};
 }
 
-template <class T, int BITS, int BM>
+template <class T, int BITS, int BM, bool INT8>
 cudaError_t launch_bm(const KParams& p, Plan pl, void* ws, size_t ws_bytes, int num_sms,
-                      cudaStream_t s) {
+                      cudaStream_t s, const float* sxt, int64_t ldsx) {
   using C = Sm90Cfg<BITS, BM>;
-  auto kernel = gemm_sm90_kernel<T, BITS, BM>;
-  const cudaError_t attr = opt_in_smem<gemm_sm90_kernel<T, BITS, BM>>(C::kSmem);
+  auto kernel = gemm_sm90_kernel<T, BITS, BM, INT8>;
+  const int smem = C::kSmem + (INT8 ? C::kStages * 2 * BM * 4 : 0);  // + INT8's sx slots
+  const cudaError_t attr = opt_in_smem<gemm_sm90_kernel<T, BITS, BM, INT8>>(smem);
   if (attr != cudaSuccess) return attr;
   const int64_t tiles = ((p.M + BM - 1) / BM) * ((p.N + kBN - 1) / kBN);
   if (tiles > 0x7fffffff) return cudaErrorInvalidConfiguration;
   if (pl.splits > 1 && (!ws || ws_bytes < size_t(pl.splits) * size_t(p.M * p.N) * 4))
     pl = {BM, 1, int((p.K + kBK - 1) / kBK)};  // no workspace (e.g. under capture): one split
   float* part = pl.splits > 1 ? static_cast<float*>(ws) : nullptr;
-  kernel<<<dim3(unsigned(tiles), unsigned(pl.splits)), kThreads, C::kSmem, s>>>(p, part, pl.stages);
+  kernel<<<dim3(unsigned(tiles), unsigned(pl.splits)), kThreads, smem, s>>>(p, part, pl.stages,
+                                                                            sxt, ldsx);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess || !part) return e;
   const int64_t blocks = std::min<int64_t>((p.M * p.N + 255) / 256, 8 * int64_t(num_sms));
@@ -414,12 +492,23 @@ cudaError_t launch_bm(const KParams& p, Plan pl, void* ws, size_t ws_bytes, int 
 
 template <class T, int BITS>
 cudaError_t launch_t(const KParams& p, int num_sms, void* ws, size_t ws_bytes, cudaStream_t s) {
-  const Plan pl = plan(p, num_sms);
+  const Plan pl = plan(p, num_sms, false);
   switch (pl.bm) {
-    case 16: return launch_bm<T, BITS, 16>(p, pl, ws, ws_bytes, num_sms, s);
-    case 32: return launch_bm<T, BITS, 32>(p, pl, ws, ws_bytes, num_sms, s);
-    case 64: return launch_bm<T, BITS, 64>(p, pl, ws, ws_bytes, num_sms, s);
-    default: return launch_bm<T, BITS, 128>(p, pl, ws, ws_bytes, num_sms, s);
+    case 16: return launch_bm<T, BITS, 16, false>(p, pl, ws, ws_bytes, num_sms, s, nullptr, 0);
+    case 32: return launch_bm<T, BITS, 32, false>(p, pl, ws, ws_bytes, num_sms, s, nullptr, 0);
+    case 64: return launch_bm<T, BITS, 64, false>(p, pl, ws, ws_bytes, num_sms, s, nullptr, 0);
+    default: return launch_bm<T, BITS, 128, false>(p, pl, ws, ws_bytes, num_sms, s, nullptr, 0);
+  }
+}
+
+template <int BITS>
+cudaError_t launch_int8(const KParams& p, const float* sxt, int64_t ldsx, int num_sms, void* ws,
+                        size_t ws_bytes, cudaStream_t s) {
+  const Plan pl = plan(p, num_sms, true);
+  switch (pl.bm) {
+    case 16: return launch_bm<__half, BITS, 16, true>(p, pl, ws, ws_bytes, num_sms, s, sxt, ldsx);
+    case 32: return launch_bm<__half, BITS, 32, true>(p, pl, ws, ws_bytes, num_sms, s, sxt, ldsx);
+    default: return launch_bm<__half, BITS, 64, true>(p, pl, ws, ws_bytes, num_sms, s, sxt, ldsx);
   }
 }
 
@@ -445,7 +534,7 @@ bool gemm_sm90_available() {
         cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
         cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess &&
         major == 9 && minor == 0 &&
-        cudaFuncGetAttributes(&a, sm90::gemm_sm90_kernel<__half, 4, 128>) == cudaSuccess &&
+        cudaFuncGetAttributes(&a, sm90::gemm_sm90_kernel<__half, 4, 128, false>) == cudaSuccess &&
         a.ptxVersion == 90 && a.binaryVersion == 90 && a.numRegs >= 32;
     cudaGetLastError();
     state[dev].store(ok ? 1 : -1, std::memory_order_release);
@@ -454,8 +543,19 @@ bool gemm_sm90_available() {
 }
 
 size_t gemm_float_sm90_workspace(const KParams& p, int num_sms) {
-  const sm90::Plan pl = sm90::plan(p, num_sms);
+  const sm90::Plan pl = sm90::plan(p, num_sms, false);
   return pl.splits > 1 ? size_t(pl.splits) * size_t(p.M * p.N) * 4 : 0;
+}
+
+size_t gemm_int8_sm90_workspace(const KParams& p, int num_sms) {
+  const sm90::Plan pl = sm90::plan(p, num_sms, true);
+  return pl.splits > 1 ? size_t(pl.splits) * size_t(p.M * p.N) * 4 : 0;
+}
+
+cudaError_t launch_gemm_int8_sm90(const KParams& p, const float* sxt, int64_t ldsx, int num_sms,
+                                  void* ws, size_t ws_bytes, cudaStream_t s) {
+  return p.bits == 4 ? sm90::launch_int8<4>(p, sxt, ldsx, num_sms, ws, ws_bytes, s)
+                     : sm90::launch_int8<8>(p, sxt, ldsx, num_sms, ws, ws_bytes, s);
 }
 
 cudaError_t launch_gemm_float_sm90(const KParams& p, int num_sms, void* ws, size_t ws_bytes,

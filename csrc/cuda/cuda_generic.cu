@@ -3,8 +3,9 @@
 // cuda_quantize_x_int8: one warp per (row m, group g) of X (any dtype, any ldx): a = max|x|
 //   (NaN if any NaN), inv = 127/a, q = clamp(rint(x*inv)), sx = a/127, sum_q, with __fdiv_rn /
 //   __fmul_rn / __float2int_rn (no contraction, round-half-even): bit-identical to
-//   quantize_group_int8. Writes q [M, K] (optionally permuted per 8 elements as
-//   0,2,4,6,1,3,5,7 for the int4 tensor-core kernel), sx and sum_q [M, groups].
+//   quantize_group_int8. Writes q [M, K] (int8, optionally permuted per 8 elements as
+//   0,2,4,6,1,3,5,7 for the int4 mma.sync kernel), sx and sum_q [M, groups]; or q as exact fp16
+//   and sx transposed [groups, ldsx] for the Hopper int8 GEMM (QLayout in cuda_kernels.h).
 // cuda_convert_x_f16: X (any dtype, any ldx) -> dense fp16 [M, K] for the float GEMM.
 // cuda_generic_float_gemv / cuda_generic_int8_gemv: any group size, any alignment. One warp
 //   per (weight row n, 4 rows of X) (float) or (n, m) (int8); lanes stride k; fixed-order
@@ -28,7 +29,7 @@ __device__ __forceinline__ int weight_at(const KParams& p, int64_t n, int64_t k)
   return (nib ^ 8) - 8;
 }
 
-__global__ void quantize_x_kernel(KParams p, QuantX qx, bool permute4) {
+__global__ void quantize_x_kernel(KParams p, QuantX qx, QLayout layout, int64_t ldsx) {
   const int lane = threadIdx.x & 31;
   const int64_t item = int64_t(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
   if (item >= p.M * p.groups) return;
@@ -49,10 +50,17 @@ __global__ void quantize_x_kernel(KParams p, QuantX qx, bool permute4) {
   }
   nan = __any_sync(0xffffffffu, nan);
   if (nan) a = __int_as_float(0x7fc00000);
+  const bool half = layout == QLayout::kHalfT, permute4 = layout == QLayout::kInt8Permute4;
   int8_t* q = qx.q + m * p.K + k0;
+  __half* qh = reinterpret_cast<__half*>(qx.q) + m * p.K + k0;
   int s = 0;
   if (a == 0.0f) {
-    for (int64_t i = lane; i < p.gs; i += 32) q[i] = 0;
+    for (int64_t i = lane; i < p.gs; i += 32) {
+      if (half)
+        qh[i] = __ushort_as_half(0);
+      else
+        q[i] = 0;
+    }
   } else {
     const float inv = __fdiv_rn(127.0f, a);
     for (int64_t i = lane; i < p.gs; i += 32) {
@@ -67,15 +75,25 @@ __global__ void quantize_x_kernel(KParams p, QuantX qx, bool permute4) {
         const int j = int(i & 7);
         pos = (i & ~int64_t(7)) + ((j & 1) * 4 + (j >> 1));
       }
-      q[pos] = int8_t(v);
+      if (half)
+        qh[i] = __int2half_rn(v);  // |v| <= 127: exact
+      else
+        q[pos] = int8_t(v);
       s += v;
     }
   }
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
   if (lane == 0) {
-    qx.sx[item] = a == 0.0f ? 0.0f : __fdiv_rn(a, 127.0f);
-    qx.sq[item] = s;
+    const float sx = a == 0.0f ? 0.0f : __fdiv_rn(a, 127.0f);
+    if (half) {
+      qx.sx[grp * ldsx + m] = sx;
+      if (m == p.M - 1)  // the padding rows read by the GEMM's 16-byte copies
+        for (int64_t r = p.M; r < ldsx; ++r) qx.sx[grp * ldsx + r] = 0.0f;
+    } else {
+      qx.sx[item] = sx;
+      qx.sq[item] = s;
+    }
   }
 }
 
@@ -164,8 +182,9 @@ unsigned blocks_for(int64_t warps, int warps_per_block) {
 
 }  // namespace
 
-cudaError_t launch_quantize_x(const KParams& p, const QuantX& qx, bool permute4, cudaStream_t s) {
-  quantize_x_kernel<<<blocks_for(p.M * p.groups, 8), 256, 0, s>>>(p, qx, permute4);
+cudaError_t launch_quantize_x(const KParams& p, const QuantX& qx, QLayout layout, int64_t ldsx,
+                              cudaStream_t s) {
+  quantize_x_kernel<<<blocks_for(p.M * p.groups, 8), 256, 0, s>>>(p, qx, layout, ldsx);
   return cudaGetLastError();
 }
 

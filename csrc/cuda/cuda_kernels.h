@@ -65,11 +65,24 @@ cudaError_t launch_gemm_float_sm90(const KParams& p, int num_sms, void* ws, size
 // int8 mode: quantized activations already in `qx` (permuted for bits=4, see cuda_gemm.cu),
 // group_size % 32 == 0 and <= 65536.
 cudaError_t launch_gemm_int8(const KParams& p, const QuantX& qx, int num_sms, cudaStream_t s);
+// int8 mode on Hopper (wgmma, cuda_gemm_sm90.cu) where gemm_sm90_available(): p.x = the
+// quantized activations as exact fp16 [M, K] (p.ldx = K, p.xt = 0) and sxt = sx transposed
+// [groups, ldsx] (launch_quantize_x with QLayout::kHalfT), group_size % 32 == 0 and <= 512 (the
+// group sums stay below 2^24, exact in fp32), w 16-byte aligned. `ws`: split-K partial sums as
+// for the float GEMM (gemm_int8_sm90_workspace bytes; with less the call runs unsplit).
+constexpr int64_t kInt8Sm90MaxGroup = 512;
+size_t gemm_int8_sm90_workspace(const KParams& p, int num_sms);
+cudaError_t launch_gemm_int8_sm90(const KParams& p, const float* sxt, int64_t ldsx, int num_sms,
+                                  void* ws, size_t ws_bytes, cudaStream_t s);
 
 // Activation pre-passes and the any-shape fallbacks (cuda_generic.cu).
-// Quantize X per row and group (bit-identical to quantize_group_int8). permute4: store each
-// 8-element block as (0,2,4,6,1,3,5,7) for the int4 tensor-core kernel.
-cudaError_t launch_quantize_x(const KParams& p, const QuantX& qx, bool permute4, cudaStream_t s);
+// Quantize X per row and group (bit-identical to quantize_group_int8). Layouts of q: kInt8 int8
+// [M, K] in natural order; kInt8Permute4 each 8-element block stored as (0,2,4,6,1,3,5,7) (the
+// int4 mma.sync kernel); both with sx and sum_q [M, groups]. kHalfT: q as fp16 (exact) [M, K] in
+// natural order (qx.q points to M*K halves), sx transposed [groups, ldsx] (ldsx >= M), no sum_q.
+enum class QLayout { kInt8, kInt8Permute4, kHalfT };
+cudaError_t launch_quantize_x(const KParams& p, const QuantX& qx, QLayout layout, int64_t ldsx,
+                              cudaStream_t s);
 // Convert X (any dtype, any ldx) to a dense fp16 [M, K] copy, row m divided by the power of
 // two row_scale[m] that brings the row's largest finite |x| into [2^14, 2^15) (1 for a row
 // with no nonzero finite value; at most 2^100 up): finite fp32 / bf16 values beyond fp16's

@@ -337,6 +337,15 @@ int cmd_check(bool quick) {
     e.bits = 8; e.xt = QMM_DTYPE_BF16; e.zp = false; run_case(e, st, true);
     e.M = 64; e.N = 1000; e.K = 8192; e.bits = 4; e.xt = QMM_DTYPE_F32; run_case(e, st, true);
     d.bits = 8; d.mode = QMM_COMPUTE_INT8; d.gs = 160; run_case(d, st, true);
+    // Hopper int8 GEMM (wgmma on the exact fp16 q): K split on group boundaries (groups of
+    // 128, of 96 = 1.5 stages, of 32 with K % 64 == 32 in the last split), a fold per step.
+    Case f{64, 1000, 8192, 128, 4, true, QMM_DTYPE_F16, QMM_DTYPE_F16, QMM_COMPUTE_INT8};
+    run_case(f, st, true);
+    f.M = 40; f.N = 5000; f.K = 4608; f.gs = 96; f.bits = 8; f.zp = false;
+    f.xt = QMM_DTYPE_BF16; f.yt = QMM_DTYPE_F32; run_case(f, st, true);
+    f.M = 64; f.N = 512; f.K = 4192; f.gs = 32; f.bits = 4; f.zp = true; run_case(f, st, true);
+    f.M = 300; f.N = 4096; f.K = 4096; f.xt = QMM_DTYPE_F16; f.yt = QMM_DTYPE_F16;
+    run_case(f, st, true);
   }
   // K == 0 zeros Y; M == 0 / N == 0 no-ops.
   {
