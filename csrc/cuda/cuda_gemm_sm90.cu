@@ -1,5 +1,7 @@
-// cuda float-mode GEMM for Hopper (sm_90a): wgmma with the dequantized weights as the
-// register operand. launch_gemm_float takes it for M > 16 on a 9.0 device.
+// cuda GEMM for Hopper (sm_90a): wgmma with the dequantized weights as the register operand.
+// launch_gemm_float takes it for M > 16 on a 9.0 device; launch_gemm_int8_sm90 for the int8
+// mode there (M > 16, or group sizes the decode kernel does not take), on the quantized
+// activations as exact fp16 (see INT8 at the kernel).
 //
 // Y^T = dequant(W) . X^T: the MMA's M dimension is the weight's n (A = dequantized weights in
 // registers, 64 rows per warpgroup), its N dimension is X's rows (B = an X tile in shared
@@ -7,7 +9,8 @@
 // dequantized weights never touch shared memory and X needs no k permutation.
 //
 // Block: 4 warpgroups (512 threads), tile 256 weight rows x BM X rows x 64 k per stage, BM =
-// 16 / 32 / 64 / 128 by M (wgmma N; small M does not multiply rows of zeros), a 5-8 stage
+// 16 / 32 / 64 / 128 by M (wgmma N; small M does not multiply rows of zeros; the int8 mode's
+// BM = 128 on 2 warpgroups, 128 weight rows, for its two accumulator sets), a 5-8 stage
 // cp.async ring (X BM x 128 bytes + weights 8 KB (int4) / 16 KB (int8) per stage, zero-filled
 // past M, N, K). Per stage each warpgroup issues two commit groups of 2 wgmma.m64nBMk16 (fp32
 // accumulate): the fragments of one group are dequantized while the other runs (wait_group 1).
@@ -35,7 +38,8 @@
 // 0.26-0.30x); M = 64-128 0.9-1.3x cuBLAS (split K; probe); M = 256 0.5-0.8x. ncu at M = 4096
 // (before the last instruction trims): issue slots 55 % busy, 1.2 of 4 warps eligible per
 // scheduler: latency between the block barrier of each stage and the MMAs, not the tensor
-// pipe, limits it.
+// pipe, limits it. int8 mode (gpu_check bench, H200, 2026-12-02): M = 4096 244-274 TFLOP/s
+// (the mma.sync s8 GEMM: 96-102), M = 256 217-237; first with BM = 64 on 4 warpgroups 211-237.
 #include <algorithm>
 
 #include "cuda/cuda_common.cuh"
@@ -46,13 +50,14 @@ namespace cuda {
 namespace {
 namespace sm90 {
 
-constexpr int kBN = 256;  // weight rows per block (4 warpgroups x 64)
+constexpr int kWG = 4;    // warpgroups per block (the int8 mode's 128-row X tiles: 2)
 constexpr int kBK = 64;   // k per stage
-constexpr int kThreads = 512;
 
 // BM X rows per block (the wgmma N: 128, 64, 32 or 16; small M takes a narrow tile so the
 // tensor cores do not multiply rows of zeros).
-template <int BITS, int BM> struct Sm90Cfg {
+template <int BITS, int BM, int NWG = kWG> struct Sm90Cfg {
+  static constexpr int kThreads = 128 * NWG;
+  static constexpr int kBN = 64 * NWG;  // weight rows per block (64 per warpgroup)
   static constexpr int XS = BM * kBK * 2;   // X bytes per stage: BM rows of 128 bytes
   static constexpr int WR = kBK * BITS / 8;  // weight row bytes per stage
   static constexpr int WS = kBN * WR;
@@ -155,12 +160,13 @@ QMM_WGMMA_RS(__nv_bfloat16, "bf16", "16", 8, "{%8, %9, %10, %11}, %12", "%13")
 // group's first wgmma does not accumulate) and at each group end are folded into `acc`:
 // acc = fma(sx[m, g] * s[n, g], gacc, acc), g increasing (sxt = sx transposed, [groups, ldsx]).
 // Splits start and end on group boundaries.
-template <class T, int BITS, int BM, bool INT8>
-__global__ void __launch_bounds__(kThreads, 1)
+template <class T, int BITS, int BM, bool INT8, int NWG>
+__global__ void __launch_bounds__(128 * NWG, 1)
     gemm_sm90_kernel(KParams p, float* part, int stages_per_split, const float* sxt,
                      int64_t ldsx) {
 #ifdef QMM_SM90_WGMMA
-  using C = Sm90Cfg<BITS, BM>;
+  using C = Sm90Cfg<BITS, BM, NWG>;
+  constexpr int kThreads = C::kThreads, kBN = C::kBN;
   constexpr int ACC = BM / 2;         // accumulators per thread
   constexpr int kXS = C::XS;
   constexpr int S = C::kStages;
@@ -303,15 +309,36 @@ __global__ void __launch_bounds__(kThreads, 1)
   const uint32_t gsel = uint32_t(t) | (uint32_t(t + 4) << 4);  // byte t of two words
   const uint32_t wrow0 = uint32_t(kXS + r0 * C::WR);           // row r0 in a stage
   const uint64_t desc0 = desc_sw128(sbase);                    // stage 0's X tile
-  bool gend = false;     // INT8: the last step ended a group ...
-  int64_t fold_grp = 0;  // ... this one
 
   // Per stage two commit groups of 2 wgmma each (k16 chunks 0-1, then 2-3), each on its own 8
   // fragment registers: a group's fragments are dequantized while the previous group runs
   // (wait_group 1), so the tensor cores always have one queued group per warpgroup, the block
   // barrier included. Slot reuse: stage i - 2's groups are complete in every warpgroup when
   // the barrier of stage i passes, so stage i + S - 2 may be loaded into its slot then.
+  // INT8: a group's fold waits for all of its warpgroup's MMAs; it is done lazily, after the
+  // next step's fragments are dequantized, so that dequantization overlaps the group's last
+  // MMAs. (Running warpgroups 2-3 one stage behind 0-1, so that their folds would not drain the
+  // tensor cores at the same time, was slower: 2026-12-02 H200, M = 4096, 182-191 vs 225-237
+  // TFLOP/s; folding at the end step itself: 211-224.)
   int slot = 0;
+  // INT8: a finished group waits for its fold, which comes at the warpgroup's next step (or
+  // after the loop): its sx are at half `fold_at` of the slots, its weight scales in cur_s
+  // (which a group start replaces only after the fold).
+  bool pending = false;
+  auto fold = [&](int fold_at) {
+    const float* sxg = sxs + fold_at * BM + 2 * t;
+    wgmma_wait<0>();
+    fence_acc(gacc);
+#pragma unroll
+    for (int j = 0; j < BM / 8; ++j) {
+      const float2 sx = *reinterpret_cast<const float2*>(sxg + 8 * j);
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        acc[4 * j + e] = __fmaf_rn(__fmul_rn(e & 1 ? sx.y : sx.x, cur_s[e >> 1]),
+                                   gacc[4 * j + e], acc[4 * j + e]);
+    }
+    pending = false;
+  };
   for (int i = 0; i < nk; ++i) {
     cp_async_wait<S - 3>();
     fence_proxy_async();
@@ -323,13 +350,11 @@ __global__ void __launch_bounds__(kThreads, 1)
     for (int hs = 0; hs < 2; ++hs) {  // 32-k steps = commit groups
       uint32_t (&a)[2][4] = hs == 0 ? a0 : a1;  // [k16 chunk of the step][fragment register]
       {
-        if (in_grp == 0 || fresh) {
+        const bool gstart = in_grp == 0 || fresh;
+        if (gstart) {
 #pragma unroll
-          for (int h = 0; h < 2; ++h) {
-            deq[h].init(INT8 ? 1.0f : pf_s[h], pf_z[h]);
-            cur_s[h] = pf_s[h];
-          }
-          load_pf(grp + 1);
+          for (int h = 0; h < 2; ++h) deq[h].init(INT8 ? 1.0f : pf_s[h], pf_z[h]);
+          if (!INT8) load_pf(grp + 1);
           fresh = false;
         }
 #pragma unroll
@@ -357,20 +382,30 @@ __global__ void __launch_bounds__(kThreads, 1)
             }
           }
         }
-        const bool gfirst = in_grp == 0;  // INT8: this step starts a group
-        gend = in_grp + 1 == gsteps;      // ... and this one ends it
-        fold_grp = grp;
+        const bool gfirst = in_grp == 0;       // INT8: this step starts a group ...
+        const bool gend = in_grp + 1 == gsteps;  // ... and this one ends it
+        const bool real = grp < p.groups;      // (not the zero step past K)
+        const int64_t step_grp = grp;
         if (++in_grp == gsteps) {
           in_grp = 0;
           ++grp;
         }
         if (INT8) {
+          // The previous group's fold (its last MMAs ran under the dequant above): sx at the
+          // previous step's half.
+          if (pending) fold(hs == 1 ? slot * 2 : (slot == 0 ? S - 1 : slot - 1) * 2 + 1);
           fence_acc(gacc);
           wgmma_fence();
 #pragma unroll
           for (int c = 0; c < 2; ++c)
             wgmma_rs<T, ACC>(gacc, a[c], desc + uint64_t((64 * hs + 32 * c) >> 4),
                              c == 0 && gfirst ? 0 : 1);
+          if (gstart) {
+            cur_s[0] = pf_s[0];
+            cur_s[1] = pf_s[1];
+            load_pf(step_grp + 1);
+          }
+          pending = gend && real;
         } else {
           fence_acc(acc);
           wgmma_fence();
@@ -385,22 +420,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         cp_async_commit();
         load_slot = load_slot == S - 1 ? 0 : load_slot + 1;
       }
-      if (INT8 && gend && fold_grp < p.groups) {
-        // Group end: fold, with this thread's sx (X rows 8j + 2t, 8j + 2t + 1) from the slot.
-        const float* sxg = sxs + (slot * 2 + hs) * BM + 2 * t;
-        wgmma_wait<0>();
-        fence_acc(gacc);
-#pragma unroll
-        for (int j = 0; j < BM / 8; ++j) {
-          const float2 sx = *reinterpret_cast<const float2*>(sxg + 8 * j);
-#pragma unroll
-          for (int e = 0; e < 4; ++e)
-            acc[4 * j + e] = __fmaf_rn(__fmul_rn(e & 1 ? sx.y : sx.x, cur_s[e >> 1]),
-                                       gacc[4 * j + e], acc[4 * j + e]);
-        }
-      } else {
-        wgmma_wait<1>();  // the group before this one is done: its fragment registers are free
-      }
+      wgmma_wait<1>();  // the group before this one is done: its fragment registers are free
       if (INT8)
         fence_acc(gacc);
       else
@@ -408,6 +428,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
     slot = slot == S - 1 ? 0 : slot + 1;
   }
+  if (INT8 && pending) fold((slot == 0 ? S - 1 : slot - 1) * 2 + 1);
   wgmma_wait<0>();
   fence_acc(acc);
   if (INT8) fence_acc(gacc);
@@ -444,16 +465,18 @@ __global__ void splitk_reduce(KParams p, const float* part, int splits) {
   }
 }
 
-// X tile rows by M (the narrowest wgmma N that holds M, from 16 up to 128; the int8 mode, with
-// its second set of accumulators, up to 64), and splits of K: one when the tiles fill the SMs,
-// else as many as fit one wave, `per` stages each (>= 8 stages, 512 k; the last split takes what
-// is left, possibly fewer; int8: `per` a whole number of groups).
+// X tile rows by M (the narrowest wgmma N that holds M, from 16 up to 128; the int8 mode's
+// 128-row tiles, with its second set of accumulators, on 2 warpgroups of 128 weight rows), and
+// splits of K: one when the tiles fill the SMs, else as many as fit one wave, `per` stages each
+// (>= 8 stages, 512 k; the last split takes what is left, possibly fewer; int8: `per` a whole
+// number of groups).
 struct Plan {
   int bm, splits, stages;
 };
 Plan plan(const KParams& p, int num_sms, bool int8) {
-  const int bm = p.M <= 16 ? 16 : p.M <= 32 ? 32 : (p.M <= 64 || int8) ? 64 : 128;
-  const int64_t tiles = ((p.M + bm - 1) / bm) * ((p.N + kBN - 1) / kBN);
+  const int bm = p.M <= 16 ? 16 : p.M <= 32 ? 32 : p.M <= 64 ? 64 : 128;
+  const int64_t bn = int8 && bm == 128 ? 128 : 64 * kWG;
+  const int64_t tiles = ((p.M + bm - 1) / bm) * ((p.N + bn - 1) / bn);
   const int nk = int((p.K + kBK - 1) / kBK);
   int64_t sp = tiles >= num_sms ? 1 : num_sms / tiles;
   sp = std::min<int64_t>(sp, std::max(1, nk / 8));
@@ -468,21 +491,21 @@ Plan plan(const KParams& p, int num_sms, bool int8) {
   return {bm, int((nk + per - 1) / per), per};
 }
 
-template <class T, int BITS, int BM, bool INT8>
+template <class T, int BITS, int BM, bool INT8, int NWG = kWG>
 cudaError_t launch_bm(const KParams& p, Plan pl, void* ws, size_t ws_bytes, int num_sms,
                       cudaStream_t s, const float* sxt, int64_t ldsx) {
-  using C = Sm90Cfg<BITS, BM>;
-  auto kernel = gemm_sm90_kernel<T, BITS, BM, INT8>;
+  using C = Sm90Cfg<BITS, BM, NWG>;
+  auto kernel = gemm_sm90_kernel<T, BITS, BM, INT8, NWG>;
   const int smem = C::kSmem + (INT8 ? C::kStages * 2 * BM * 4 : 0);  // + INT8's sx slots
-  const cudaError_t attr = opt_in_smem<gemm_sm90_kernel<T, BITS, BM, INT8>>(smem);
+  const cudaError_t attr = opt_in_smem<gemm_sm90_kernel<T, BITS, BM, INT8, NWG>>(smem);
   if (attr != cudaSuccess) return attr;
-  const int64_t tiles = ((p.M + BM - 1) / BM) * ((p.N + kBN - 1) / kBN);
+  const int64_t tiles = ((p.M + BM - 1) / BM) * ((p.N + C::kBN - 1) / C::kBN);
   if (tiles > 0x7fffffff) return cudaErrorInvalidConfiguration;
   if (pl.splits > 1 && (!ws || ws_bytes < size_t(pl.splits) * size_t(p.M * p.N) * 4))
     pl = {BM, 1, int((p.K + kBK - 1) / kBK)};  // no workspace (e.g. under capture): one split
   float* part = pl.splits > 1 ? static_cast<float*>(ws) : nullptr;
-  kernel<<<dim3(unsigned(tiles), unsigned(pl.splits)), kThreads, smem, s>>>(p, part, pl.stages,
-                                                                            sxt, ldsx);
+  kernel<<<dim3(unsigned(tiles), unsigned(pl.splits)), C::kThreads, smem, s>>>(
+      p, part, pl.stages, sxt, ldsx);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess || !part) return e;
   const int64_t blocks = std::min<int64_t>((p.M * p.N + 255) / 256, 8 * int64_t(num_sms));
@@ -508,7 +531,9 @@ cudaError_t launch_int8(const KParams& p, const float* sxt, int64_t ldsx, int nu
   switch (pl.bm) {
     case 16: return launch_bm<__half, BITS, 16, true>(p, pl, ws, ws_bytes, num_sms, s, sxt, ldsx);
     case 32: return launch_bm<__half, BITS, 32, true>(p, pl, ws, ws_bytes, num_sms, s, sxt, ldsx);
-    default: return launch_bm<__half, BITS, 64, true>(p, pl, ws, ws_bytes, num_sms, s, sxt, ldsx);
+    case 64: return launch_bm<__half, BITS, 64, true>(p, pl, ws, ws_bytes, num_sms, s, sxt, ldsx);
+    default:
+      return launch_bm<__half, BITS, 128, true, 2>(p, pl, ws, ws_bytes, num_sms, s, sxt, ldsx);
   }
 }
 
@@ -534,7 +559,8 @@ bool gemm_sm90_available() {
         cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
         cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess &&
         major == 9 && minor == 0 &&
-        cudaFuncGetAttributes(&a, sm90::gemm_sm90_kernel<__half, 4, 128, false>) == cudaSuccess &&
+        cudaFuncGetAttributes(&a, sm90::gemm_sm90_kernel<__half, 4, 128, false, sm90::kWG>) ==
+            cudaSuccess &&
         a.ptxVersion == 90 && a.binaryVersion == 90 && a.numRegs >= 32;
     cudaGetLastError();
     state[dev].store(ok ? 1 : -1, std::memory_order_release);

@@ -528,11 +528,25 @@ int cmd_bench() {
   }
   struct NK { int64_t N, K; };
   const NK shapes[] = {{8192, 8192}, {28672, 8192}};
+  // QMM_GPU_BENCH_ONLY=float|int8 and QMM_GPU_BENCH_MS=m1,m2,.. narrow the table.
+  const char* only = std::getenv("QMM_GPU_BENCH_ONLY");
+  std::vector<int64_t> Ms = {1, 16, 256, 4096};
+  if (const char* ms = std::getenv("QMM_GPU_BENCH_MS")) {
+    Ms.clear();
+    for (const char* c = ms; *c;) {
+      char* end = nullptr;
+      const long long v = std::strtoll(c, &end, 10);
+      if (end == c) break;
+      if (v > 0) Ms.push_back(v);
+      c = *end == ',' ? end + 1 : end;
+    }
+  }
   std::printf("columns: mode bits N K M time_us GB/s pct_copy TFLOPs\n");
   for (const NK& s : shapes)
     for (int bits : {4, 8})
       for (int mode = 0; mode < 2; ++mode)
-        for (int64_t M : {1, 16, 256, 4096}) {
+        for (int64_t M : Ms) {
+          if (only && std::string(only) != (mode ? "int8" : "float")) continue;
           const int64_t gs = 128, G = s.K / gs;
           const size_t wbytes = size_t(s.N) * s.K * bits / 8;
           const int copies = int(std::max<size_t>(2, (size_t(120) << 20) / wbytes + 1));
