@@ -9,8 +9,10 @@
 // dequantized weights never touch shared memory and X needs no k permutation.
 //
 // Block: 4 warpgroups (512 threads), tile 256 weight rows x BM X rows x 64 k per stage, BM =
-// 16 / 32 / 64 / 128 by M (wgmma N; small M does not multiply rows of zeros; the int8 mode's
-// BM = 128 on 2 warpgroups, 128 weight rows, for its two accumulator sets), a 5-8 stage
+// 16 / 32 / 64 / 128 by M (wgmma N; small M does not multiply rows of zeros); M > 128: BM = 256
+// on 2 warpgroups (256 threads, 128 weight rows, up to 240 registers: each dequantized weight
+// feeds twice the X rows), and the int8 mode's BM = 128 likewise (for its two accumulator
+// sets); a 4-8 stage
 // cp.async ring (X BM x 128 bytes + weights 8 KB (int4) / 16 KB (int8) per stage, zero-filled
 // past M, N, K). Per stage each warpgroup issues two commit groups of 2 wgmma.m64nBMk16 (fp32
 // accumulate): the fragments of one group are dequantized while the other runs (wait_group 1).
@@ -38,8 +40,11 @@
 // 0.26-0.30x); M = 64-128 0.9-1.3x cuBLAS (split K; probe); M = 256 0.5-0.8x. ncu at M = 4096
 // (before the last instruction trims): issue slots 55 % busy, 1.2 of 4 warps eligible per
 // scheduler: latency between the block barrier of each stage and the MMAs, not the tensor
-// pipe, limits it. int8 mode (gpu_check bench, H200, 2026-12-02): M = 4096 244-274 TFLOP/s
-// (the mma.sync s8 GEMM: 96-102), M = 256 217-237; first with BM = 64 on 4 warpgroups 211-237.
+// pipe, limits it. BM = 256 on 2 warpgroups (gpu_check bench, H200, 2026-12-02; (8192, 8192)
+// and (28672, 8192), W4 / W8): M = 4096 564 / 526 and 572 / 534 TFLOP/s (BM = 128 on 4
+// warpgroups: 497 / 434, 498 / 439), M = 256 430 / 391, 484 / 446 (378 / 341, 418 / 367).
+// int8 mode (same bench): M = 4096 244-274 TFLOP/s (the mma.sync s8 GEMM: 96-102), M = 256
+// 217-237; first with BM = 64 on 4 warpgroups 211-237.
 #include <algorithm>
 
 #include "cuda/cuda_common.cuh"
@@ -64,7 +69,8 @@ template <int BITS, int BM, int NWG = kWG> struct Sm90Cfg {
   static constexpr int kStageBytes = XS + WS;  // multiple of 1024
   // Up to 160 KB of stages, at most 8 (6 / 5 for BM = 128 at 4 / 8 bits). A stage of 128 k
   // (2026-12-02 probe, BM = 128) was 5-25 % slower on every shape.
-  static constexpr int kStages = (160 * 1024) / kStageBytes < 8 ? (160 * 1024) / kStageBytes : 8;
+  static constexpr int kBudget = (BM == 256 ? 200 : 160) * 1024;  // BM = 256: 5 stages, not 4
+  static constexpr int kStages = kBudget / kStageBytes < 8 ? kBudget / kStageBytes : 8;
   static constexpr int kSmem = kStages * kStageBytes + 1024;  // + alignment slack
   static_assert(kStageBytes % 1024 == 0 && kStages >= 4, "stage layout");
 };
@@ -103,6 +109,15 @@ template <int N> __device__ __forceinline__ void fence_acc(float (&d)[N]) {
 
 // The accumulator operands of an m64nN wgmma (N / 2 per thread): asm operand numbers and
 // constraints.
+#define QMM_WGMMA_D128 \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
+  "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
+  "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
+  "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, " \
+  "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, " \
+  "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, " \
+  "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, " \
+  "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}"
 #define QMM_WGMMA_D64 \
   "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
   "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
@@ -122,6 +137,8 @@ template <int N> __device__ __forceinline__ void fence_acc(float (&d)[N]) {
 #define QMM_F_16 QMM_F_8, QMM_F8(8)
 #define QMM_F_32 QMM_F_16, QMM_F8(16), QMM_F8(24)
 #define QMM_F_64 QMM_F_32, QMM_F8(32), QMM_F8(40), QMM_F8(48), QMM_F8(56)
+#define QMM_F_128 QMM_F_64, QMM_F8(64), QMM_F8(72), QMM_F8(80), QMM_F8(88), QMM_F8(96), \
+                  QMM_F8(104), QMM_F8(112), QMM_F8(120)
 
 // D[64 x N] = A[64 x 16] (registers) * B[16 x N] (shared, descriptor) + (accumulate ? D : 0),
 // N = 2 * ACC.
@@ -140,6 +157,8 @@ __device__ __forceinline__ void wgmma_rs(float (&d)[ACC], const uint32_t a[4], u
                  : QMM_F_##ACC                                                                \
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(accumulate));    \
   }
+QMM_WGMMA_RS(__half, "f16", "256", 128, "{%128, %129, %130, %131}, %132", "%133")
+QMM_WGMMA_RS(__nv_bfloat16, "bf16", "256", 128, "{%128, %129, %130, %131}, %132", "%133")
 QMM_WGMMA_RS(__half, "f16", "128", 64, "{%64, %65, %66, %67}, %68", "%69")
 QMM_WGMMA_RS(__nv_bfloat16, "bf16", "128", 64, "{%64, %65, %66, %67}, %68", "%69")
 QMM_WGMMA_RS(__half, "f16", "64", 32, "{%32, %33, %34, %35}, %36", "%37")
@@ -474,8 +493,8 @@ struct Plan {
   int bm, splits, stages;
 };
 Plan plan(const KParams& p, int num_sms, bool int8) {
-  const int bm = p.M <= 16 ? 16 : p.M <= 32 ? 32 : p.M <= 64 ? 64 : 128;
-  const int64_t bn = int8 && bm == 128 ? 128 : 64 * kWG;
+  const int bm = p.M <= 16 ? 16 : p.M <= 32 ? 32 : p.M <= 64 ? 64 : (p.M <= 128 || int8) ? 128 : 256;
+  const int64_t bn = (int8 && bm == 128) || bm == 256 ? 128 : 64 * kWG;
   const int64_t tiles = ((p.M + bm - 1) / bm) * ((p.N + bn - 1) / bn);
   const int nk = int((p.K + kBK - 1) / kBK);
   int64_t sp = tiles >= num_sms ? 1 : num_sms / tiles;
@@ -520,7 +539,9 @@ cudaError_t launch_t(const KParams& p, int num_sms, void* ws, size_t ws_bytes, c
     case 16: return launch_bm<T, BITS, 16, false>(p, pl, ws, ws_bytes, num_sms, s, nullptr, 0);
     case 32: return launch_bm<T, BITS, 32, false>(p, pl, ws, ws_bytes, num_sms, s, nullptr, 0);
     case 64: return launch_bm<T, BITS, 64, false>(p, pl, ws, ws_bytes, num_sms, s, nullptr, 0);
-    default: return launch_bm<T, BITS, 128, false>(p, pl, ws, ws_bytes, num_sms, s, nullptr, 0);
+    case 128: return launch_bm<T, BITS, 128, false>(p, pl, ws, ws_bytes, num_sms, s, nullptr, 0);
+    default:
+      return launch_bm<T, BITS, 256, false, 2>(p, pl, ws, ws_bytes, num_sms, s, nullptr, 0);
   }
 }
 
