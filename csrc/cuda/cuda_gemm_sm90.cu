@@ -43,8 +43,9 @@
 // pipe, limits it. BM = 256 on 2 warpgroups (gpu_check bench, H200, 2026-12-02; (8192, 8192)
 // and (28672, 8192), W4 / W8): M = 4096 564 / 526 and 572 / 534 TFLOP/s (BM = 128 on 4
 // warpgroups: 497 / 434, 498 / 439), M = 256 430 / 391, 484 / 446 (378 / 341, 418 / 367).
-// int8 mode (same bench): M = 4096 244-274 TFLOP/s (the mma.sync s8 GEMM: 96-102), M = 256
-// 217-237; first with BM = 64 on 4 warpgroups 211-237.
+// int8 mode (same bench): M = 4096 262-298 TFLOP/s (the mma.sync s8 GEMM: 96-102), M = 256
+// 232-248; first with BM = 64 on 4 warpgroups 211-237; 244-274 before the group-start scalar
+// work moved after the commit (ptxas had injected warpgroup.arrive fences, C7519).
 #include <algorithm>
 
 #include "cuda/cuda_common.cuh"
@@ -419,7 +420,8 @@ __global__ void __launch_bounds__(128 * NWG, 1)
           for (int c = 0; c < 2; ++c)
             wgmma_rs<T, ACC>(gacc, a[c], desc + uint64_t((64 * hs + 32 * c) >> 4),
                              c == 0 && gfirst ? 0 : 1);
-          if (gstart) {
+          wgmma_commit();
+          if (gstart) {  // after the commit: no scalar work between the MMAs and their commit
             cur_s[0] = pf_s[0];
             cur_s[1] = pf_s[1];
             load_pf(step_grp + 1);
@@ -431,9 +433,9 @@ __global__ void __launch_bounds__(128 * NWG, 1)
 #pragma unroll
           for (int c = 0; c < 2; ++c)
             wgmma_rs<T, ACC>(acc, a[c], desc + uint64_t((64 * hs + 32 * c) >> 4), 1);
+          wgmma_commit();
         }
       }
-      wgmma_commit();
       if (hs == 0) {   // the copies of a later stage, issued while this group runs
         if (i + S - 2 < nk) load_stage(load_slot, i + S - 2);
         cp_async_commit();

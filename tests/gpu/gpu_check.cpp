@@ -346,6 +346,12 @@ int cmd_check(bool quick) {
     f.M = 64; f.N = 512; f.K = 4192; f.gs = 32; f.bits = 4; f.zp = true; run_case(f, st, true);
     f.M = 300; f.N = 4096; f.K = 4096; f.xt = QMM_DTYPE_F16; f.yt = QMM_DTYPE_F16;
     run_case(f, st, true);
+    // ... the zero step past K after a 3-step group (gs 96, K % 64 == 32), 16-row X tiles
+    // (M <= 16 with groups the decode kernel does not take), and groups of 512 (the 2^24 edge
+    // of the exact fp32 group sums) with 8-bit weights and zero points.
+    f.M = 40; f.N = 300; f.K = 288; f.gs = 96; run_case(f, st, true);
+    f.M = 9; f.N = 500; f.K = 1024; f.gs = 64; run_case(f, st, true);
+    f.M = 64; f.N = 512; f.K = 4096; f.gs = 512; f.bits = 8; run_case(f, st, true);
   }
   // K == 0 zeros Y; M == 0 / N == 0 no-ops.
   {
