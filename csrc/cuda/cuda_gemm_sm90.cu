@@ -56,11 +56,13 @@ namespace cuda {
 namespace {
 namespace sm90 {
 
-constexpr int kWG = 4;    // warpgroups per block (the int8 mode's 128-row X tiles: 2)
+constexpr int kWG = 4;    // warpgroups per block (NWG = 2 for BM = 256, and the int8 mode's 128)
 constexpr int kBK = 64;   // k per stage
 
-// BM X rows per block (the wgmma N: 128, 64, 32 or 16; small M takes a narrow tile so the
-// tensor cores do not multiply rows of zeros).
+// BM X rows per block (the wgmma N: 256, 128, 64, 32 or 16; small M takes a narrow tile so the
+// tensor cores do not multiply rows of zeros), NWG warpgroups of 64 weight rows each. plan()
+// picks BM and, from it, the weight rows per block; launch_t / launch_int8 instantiate the
+// matching NWG (2 for BM = 256 and for the int8 mode's BM = 128, else kWG).
 template <int BITS, int BM, int NWG = kWG> struct Sm90Cfg {
   static constexpr int kThreads = 128 * NWG;
   static constexpr int kBN = 64 * NWG;  // weight rows per block (64 per warpgroup)
