@@ -4,21 +4,19 @@
 // Dispatch (every device problem is accepted; supports() never declines):
 //   K == 0                          -> cudaMemset2DAsync(Y)
 //   float, gs % 32 == 0, w aligned  -> M <= 16 (and the decode kernels' index range):
-//                                        cuda_gemv.cu (bandwidth kernels: M = 1, the wide
-//                                        kernel for M >= 2 with aligned X, the tile kernel)
+//                                        cuda_gemv.cu (bandwidth kernel)
 //                                      otherwise: sm_90a build on a 9.0 device:
 //                                        cuda_gemm_sm90.cu (wgmma, K split when tiles are few),
 //                                      else cuda_gemm.cu (mma.m16n8k16); fp32 or unaligned X
 //                                      is first converted to an fp16 workspace copy
 //   int8,  gs % 32 == 0, gs <= 65536, w aligned -> quantize X (workspace) + cuda_gemv.cu
-//                                      (M <= 16, groups of 128; M >= 2 on q as exact fp16 with
-//                                      sx transposed), else on a 9.0 device with the
+//                                      (M <= 16, groups of 128), else on a 9.0 device with the
 //                                      sm_90a build and gs <= 512 cuda_gemm_sm90.cu (wgmma on
 //                                      the exact fp16 q), else cuda_gemm.cu (s8 mma)
 //   anything else                   -> cuda_generic.cu (correct, slow)
 //
-// Workspace: the int8 mode (quantized X: M*K + 8*M*groups bytes; M*K*2 + 4*M*groups (+ the
-// split-K partials) on the wide decode and Hopper GEMM paths), the fp32/unaligned X of the
+// Workspace: the int8 mode (quantized X: M*K + 8*M*groups bytes; M*K*2 + 4*M*groups + the
+// split-K partials on the Hopper path), the fp32/unaligned X of the
 // float GEMM (M*K*2 bytes) and the split-K partial sums of the sm90 GEMM (splits*M*N*4 bytes,
 // only for shapes with fewer tiles than SMs) need scratch memory. It is cached per (device,
 // stream) and grown geometrically with cudaMalloc outside of stream capture (after
@@ -315,20 +313,18 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
 
   // int8 mode.
   const bool fast = w_fast && p.group_size <= 65536;
-  // decode (M <= 16, groups of 128): the float decode kernels on the exact fp16 q (cuda_gemv.cu)
+  // decode (M <= 16, groups of 128): the float decode kernel on the exact fp16 q (cuda_gemv.cu)
   const bool decode = w_fast && p.M <= 16 && p.group_size == 128 && cuda::decode_shape_ok(k);
-  const bool wide = decode && p.M >= 2;  // the wide decode kernel, on the kHalfT layout
   std::lock_guard<std::mutex> lock(workspace_cache().mu);
   void* ws = nullptr;
   QuantX qx;
-  if (wide ||
-      (fast && !decode && p.group_size <= cuda::kInt8Sm90MaxGroup && cuda::gemm_sm90_available())) {
-    // q as exact fp16 and sx transposed (rows padded to 4), then the wide decode kernel or the
-    // Hopper wgmma GEMM; the GEMM's split-K partials are optional as in the float mode.
+  if (fast && !decode && p.group_size <= cuda::kInt8Sm90MaxGroup && cuda::gemm_sm90_available()) {
+    // Hopper: q as exact fp16 and sx transposed (rows padded to 4), then the wgmma GEMM; its
+    // split-K partials are optional as in the float mode.
     const int64_t ldsx = (p.M + 3) / 4 * 4;
     const size_t hbytes = round256(size_t(p.M) * size_t(p.K) * 2);
     const size_t tbytes = round256(size_t(p.groups) * size_t(ldsx) * 4);
-    size_t split = wide ? 0 : cuda::gemm_int8_sm90_workspace(k, sms);
+    size_t split = cuda::gemm_int8_sm90_workspace(k, sms);
     qmm_status st = get_workspace(dev, stream, hbytes + tbytes + split, &ws, split > 0);
     if (st == QMM_OK && !ws) {
       split = 0;
@@ -344,9 +340,8 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
     k2.x = ws;
     k2.ldx = p.K;
     k2.xt = 0;
-    e = wide ? cuda::launch_decode_int8_wide(k2, qx.sx, ldsx, sms, stream)
-             : cuda::launch_gemm_int8_sm90(k2, qx.sx, ldsx, sms,
-                                           static_cast<char*>(ws) + hbytes + tbytes, split, stream);
+    e = cuda::launch_gemm_int8_sm90(k2, qx.sx, ldsx, sms, static_cast<char*>(ws) + hbytes + tbytes,
+                                    split, stream);
     return e == cudaSuccess ? QMM_OK : cuda_fail(e, "int8 kernel launch");
   }
   const size_t qbytes = round256(size_t(p.M) * size_t(p.K));

@@ -44,15 +44,8 @@
 // epilogue adds sx[m, g] * scale[n, g] * sum per group (fp32, fixed order). H200, qmm_bench,
 // 2026-12-01: W4 70B.up M=1 81.4 us (the 16x32-tile int8 GEMM it replaces: 213 us), M=16
 // 103 us (217 us); 70B.down M=1 78.8 us (318 us); W8 M=1 84-85 us (174 / 311 us).
-#include <cooperative_groups.h>
-
-#include <algorithm>
-#include <cstdlib>
-
 #include "cuda/cuda_common.cuh"
 #include "cuda/cuda_kernels.h"
-
-namespace cg = cooperative_groups;
 
 namespace qmm {
 namespace cuda {
@@ -130,27 +123,6 @@ __device__ __forceinline__ uint32_t group_of(const KParams& p, int gshift, int64
   return gshift >= 0 ? uint32_t(k >> 5) >> gshift : uint32_t(k >> 5) / uint32_t(p.gs >> 5);
 }
 
-// Rows n0 + g and n0 + 8 + g of a 16-row tile (rows past N: ok = false, row 0's bases).
-__device__ __forceinline__ Rows rows_at(const KParams& p, int64_t n0, int g) {
-  Rows row;
-#pragma unroll
-  for (int r = 0; r < kRows; ++r) {
-    const int64_t n = n0 + 8 * r + g;
-    row.ok[r] = n < p.N;
-    const int64_t nn = row.ok[r] ? n : 0;
-    row.w[r] = p.w + nn * p.row_bytes;
-    row.s[r] = p.scales + nn * p.groups;
-    row.z[r] = p.zp ? p.zp + nn * p.groups : nullptr;
-  }
-  return row;
-}
-
-// group_of's shift: log2(group_size / 32) for powers of two, else -1.
-__device__ __forceinline__ int group_shift(const KParams& p) {
-  const uint32_t gq = uint32_t(p.gs >> 5);
-  return (gq & (gq - 1)) == 0 ? __ffs(int(gq)) - 1 : -1;
-}
-
 template <int BITS>
 __device__ __forceinline__ void load_slot(const KParams& p, const Rows& rw, int gshift,
                                           int64_t chunk, int64_t nchunks, int t,
@@ -208,8 +180,18 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
   const int64_t n0 = int64_t(blockIdx.x) * 16;
-  const Rows row = rows_at(p, n0, g);
-  const int gshift = group_shift(p);
+  Rows row;
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) {
+    const int64_t n = n0 + 8 * r + g;
+    row.ok[r] = n < p.N;
+    const int64_t nn = row.ok[r] ? n : 0;
+    row.w[r] = p.w + nn * p.row_bytes;
+    row.s[r] = p.scales + nn * p.groups;
+    row.z[r] = p.zp ? p.zp + nn * p.groups : nullptr;
+  }
+  const uint32_t gq = uint32_t(p.gs >> 5);
+  const int gshift = (gq & (gq - 1)) == 0 ? __ffs(int(gq)) - 1 : -1;
   const int64_t nchunks = (p.K + kChunk - 1) / kChunk;
 
   float acc[MT][4];
@@ -595,415 +577,6 @@ cudaError_t launch(const KParams& p, bool x_vec, cudaStream_t s) {
 
 }  // namespace m1
 
-// ---------------------------------------------------------------------------------------------
-// M = 2..16 with 16-byte aligned X rows (both modes): the wide kernel. The tile kernel above
-// reads all of X for every 16 weight rows, so at M = 16 its L2-to-SM traffic is 5x (int4) / 3x
-// (int8) the weight bytes, and it ran at the L2's rate (H200, 2026-12-02: 70B.up W4 M=16 106 us,
-// 5.5 TB/s of L2 reads). Here a block of 16 warps takes 128 weight rows and shares X through
-// shared memory (read once per 128 rows: 1.5x / 1.25x the weight bytes at M = 16), and the
-// weights too go through shared memory, in a ring of kStages stages filled by cp.async: the
-// bytes in flight (3 stages of 32 KB per SM) no longer cost registers. (Two versions with the
-// weights in a register ring, one and two steps ahead under the 128-register bound of 16 warps
-// per SM, ran at 0.9-1.6 TB/s at M = 2..16: too few bytes in flight.)
-// Stage s: chunks cb + s * KW .. + KW - 1 (KW = 4 at 4 bits, 2 at 8: 256 bytes of each of the
-// 128 rows, 32 KB) and their X (KW x 16 rows x 128 k fp16). Warps: NG row groups x KW k warps;
-// group q owns the 16-row tiles q * TILES .. + TILES - 1 (TILES = 2 at 4 bits, 1 at 8), its
-// warp wk the stage's chunk wk: per chunk and tile the same dequantization and swapped-operand
-// mma as the tile kernel (rows g and g + 8, 32 consecutive k per lane), the X fragments read
-// once for the warp's tiles.
-// Shared layouts (16-byte units): weights [row][16] with unit u of row n at u ^ (n odd ? SWZ : 0)
-// (SWZ = 4 at 4 bits, 1 at 8: the 8 lanes of a 128-bit access phase, two rows, hit 8 distinct
-// bank groups); X piece j (8 k) of lane l for m tile mt of chunk c at ((c * MT + mt) * 4 + j) *
-// 32 + (l ^ 2j) (a warp's read of one (c, mt, j) is 512 contiguous bytes; the copies, 8 threads
-// per 128 bytes of a row, write 8 distinct bank groups). Copies past K, past N / M and past the
-// block's k range are zero-filled. int4: the lanes permute their X to the weights' pair order.
-// Scales and zero points: loaded to registers two stages ahead (a ring of 3).
-// End: every warp parks its sums in shared memory; the KW warps' sums of each output are added
-// in warp order. K split: when the row blocks are too few to fill the GPU, gridDim.y blocks per
-// row block take consecutive ranges of kc chunks and form a cluster (sm_90); the block sums are
-// then added in rank order, each block for a share of the outputs (read over DSMEM):
-// deterministic, no workspace.
-// Q8 (int8 mode, group_size == 128, so a chunk is one group): X = the quantized q as exact fp16
-// (launch_quantize_x's kHalfT layout), the chunk sums exact integers, scaled by
-// sx[m, g] * scale[n, g] (sxt: sx transposed, row stride ldsx) as in the tile kernel.
-namespace wide {
-
-constexpr int kWarpsW = 16;
-constexpr int kThreads = kWarpsW * 32;
-constexpr int kBlockRows = 128;
-constexpr int kStages = 4;
-constexpr int kMaxSplit = 8;  // portable cluster size
-
-template <int BITS> struct Cfg {
-  static constexpr int KW = BITS == 4 ? 4 : 2;     // k warps = chunks per stage
-  static constexpr int TILES = BITS == 4 ? 2 : 1;  // 16-row tiles per warp
-  static constexpr int NG = kWarpsW / KW;          // row groups
-  static constexpr int SWZ = BITS == 4 ? 4 : 1;
-  static constexpr int kRowUnits = 16;             // 256 bytes of a row per stage
-  static_assert(NG * TILES * 16 == kBlockRows, "block rows");
-  static_assert(KW * kChunk * BITS / 8 == kRowUnits * 16, "stage bytes per row");
-};
-
-// Dynamic shared memory: kStages stages of weights (kW units) + X (kX units), reused at the end
-// for every warp's parked sums (kPark floats); then the block's sums (kOut floats, cluster
-// split).
-template <int BITS, int MT> struct Smem {
-  static constexpr int kW = kBlockRows * Cfg<BITS>::kRowUnits;
-  static constexpr int kX = Cfg<BITS>::KW * MT * 4 * 32;
-  static constexpr int kStage = kW + kX;
-  static constexpr int kPark = kWarpsW * Cfg<BITS>::TILES * MT * 4 * 32;
-  static constexpr int kOut = kBlockRows / 16 * MT * 4 * 32;
-  static constexpr int kMain = kStages * kStage * 16 > kPark * 4 ? kStages * kStage * 16 : kPark * 4;
-  static constexpr int kBytes = kMain + kOut * 4;
-};
-
-// Stage s's copies: chunks [c0, c0 + KW) of the block's rows and of X rows 0 .. 8 MT - 1 (zeros
-// past the chunks < ce, past K, past N and past M).
-template <int BITS, int MT>
-__device__ __forceinline__ void stage(const KParams& p, int64_t nb, int64_t c0, int64_t ce,
-                                      uint4* dst) {
-  using C = Cfg<BITS>;
-  const int64_t kend = min(ce * kChunk, p.K);
-  for (int q = threadIdx.x; q < kBlockRows * C::kRowUnits; q += kThreads) {
-    const int r = q / C::kRowUnits, u = q % C::kRowUnits;
-    const int64_t n = nb + r;
-    const int64_t k = c0 * kChunk + u * (BITS == 4 ? 32 : 16);
-    const bool ok = n < p.N && k < kend;
-    const void* src = ok ? static_cast<const void*>(p.w + n * p.row_bytes + k * BITS / 8) : p.w;
-    cp_async16(dst + r * C::kRowUnits + (u ^ (r & 1 ? C::SWZ : 0)), src, ok);
-  }
-  uint4* xd = dst + Smem<BITS, MT>::kW;
-  constexpr int kPerRow = C::KW * 16;
-  for (int q = threadIdx.x; q < MT * 8 * kPerRow; q += kThreads) {
-    const int m = q / kPerRow, pp = q % kPerRow;
-    const int cl = pp >> 4, kk = pp & 15, j = kk & 3;
-    const int lane = 4 * (m & 7) + (kk >> 2);
-    const int64_t k = (c0 + cl) * kChunk + 8 * kk;  // chunk + 32 t + 8 j
-    const bool ok = m < p.M && k < kend;
-    const void* src = ok ? static_cast<const void*>(static_cast<const uint16_t*>(p.x) + m * p.ldx + k)
-                         : p.x;
-    cp_async16(xd + ((cl * MT + (m >> 3)) * 4 + j) * 32 + (lane ^ (2 * j)), src, ok);
-  }
-}
-
-// Scales and zero points of the lane's rows (g and g + 8 of each tile) for one chunk.
-template <int TILES> struct Sc {
-  float s[TILES][2];
-  int z[TILES][2];
-};
-
-// Per lane: row n0 = the lane's first row (g of its first tile); rows n0 + 16 r + 8 h.
-struct ScRows {
-  const float* s;   // scales of row n0
-  const int8_t* z;  // zero points of row n0, or nullptr
-  int64_t n0;
-};
-
-template <int TILES>
-__device__ __forceinline__ void load_sc(const KParams& p, const ScRows& sr, int gshift, int64_t c,
-                                        int64_t ce, int t, Sc<TILES>& sc) {
-  const int64_t k0 = c * kChunk + 32 * t;
-  const bool kok = c < ce && k0 < p.K;
-  const uint32_t grp = kok ? group_of(p, gshift, k0) : 0u;
-#pragma unroll
-  for (int r = 0; r < TILES; ++r)
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int dr = 16 * r + 8 * h;
-      const bool ok = kok && sr.n0 + dr < p.N;
-      const uint32_t off = uint32_t(dr) * uint32_t(p.groups) + grp;  // < N * groups < 2^31
-      sc.s[r][h] = ok ? __ldg(sr.s + off) : 0.0f;
-      sc.z[r][h] = ok && sr.z ? int(__ldg(sr.z + off)) : 0;
-    }
-}
-
-// The warp's chunk c of one stage: ws = the stage's weights, xc = the chunk's X.
-template <class T, int BITS, int MT, bool SA, bool Q8>
-__device__ __forceinline__ void chunk_mma(const KParams& p, const uint4* ws, int row0, int wk,
-                                          const uint4* xc, int lane, int64_t c,
-                                          const Sc<Cfg<BITS>::TILES>& sc, const float* sxt,
-                                          int64_t ldsx, float (&acc)[Cfg<BITS>::TILES][MT][4]) {
-  using C = Cfg<BITS>;
-  constexpr int TILES = C::TILES, NW = BITS == 4 ? 1 : 2;  // 16-byte units per lane and row
-  const int g = lane >> 2, t = lane & 3;
-  uint4 raw[TILES][2][NW];
-  Deq<T> d[TILES][2];
-#pragma unroll
-  for (int r = 0; r < TILES; ++r)
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int row = row0 + r * 16 + h * 8 + g;  // row parity = g's
-      const int u0 = wk * NW * 4 + NW * t;
-#pragma unroll
-      for (int v = 0; v < NW; ++v)
-        raw[r][h][v] = ws[row * C::kRowUnits + ((u0 + v) ^ (g & 1 ? C::SWZ : 0))];
-      d[r][h].init(sc.s[r][h], sc.z[r][h]);
-    }
-  float part[TILES][MT][4];
-#pragma unroll
-  for (int r = 0; r < TILES; ++r)
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) part[r][mt][e] = 0.0f;
-  // Piece j: weights k 8j .. 8j + 7 of the lane's 32 (int4 word j, int8 words 2j and 2j + 1),
-  // mma steps 2j and 2j + 1.
-#pragma unroll
-  for (int j = 0; j < 4; ++j) {
-    uint32_t xb[MT][4];
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt) {
-      const uint4 v = xc[(mt * 4 + j) * 32 + (lane ^ (2 * j))];
-      const uint32_t n[4] = {v.x, v.y, v.z, v.w};
-      if (BITS == 4) {
-        permute_x4(n, xb[mt]);
-      } else {
-#pragma unroll
-        for (int i = 0; i < 4; ++i) xb[mt][i] = n[i];
-      }
-    }
-#pragma unroll
-    for (int r = 0; r < TILES; ++r) {
-      uint32_t a[2][4];
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const uint32_t* u = reinterpret_cast<const uint32_t*>(raw[r][h]);
-        if (BITS == 4) {
-          d[r][h].template w4<!SA>(u[j], a[h]);
-        } else {
-          d[r][h].template w8<!SA>(u[2 * j], a[h]);
-          d[r][h].template w8<!SA>(u[2 * j + 1], a[h] + 2);
-        }
-      }
-      const uint32_t ae[4] = {a[0][0], a[1][0], a[0][1], a[1][1]};
-      const uint32_t ao[4] = {a[0][2], a[1][2], a[0][3], a[1][3]};
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt) {
-        const uint32_t be[2] = {xb[mt][0], xb[mt][1]}, bo[2] = {xb[mt][2], xb[mt][3]};
-        mma16816<T>(part[r][mt], ae, be);
-        mma16816<T>(part[r][mt], ao, bo);
-      }
-    }
-  }
-#pragma unroll
-  for (int mt = 0; mt < MT; ++mt) {
-    float sxv[2] = {1.0f, 1.0f};
-    if (Q8) {
-#pragma unroll
-      for (int j = 0; j < 2; ++j) {
-        const int64_t m = 8 * mt + 2 * t + j;
-        sxv[j] = m < p.M ? __ldg(sxt + c * ldsx + m) : 0.0f;
-      }
-    }
-#pragma unroll
-    for (int r = 0; r < TILES; ++r) {
-      if (Q8) {
-        acc[r][mt][0] += (sxv[0] * sc.s[r][0]) * part[r][mt][0];
-        acc[r][mt][1] += (sxv[1] * sc.s[r][0]) * part[r][mt][1];
-        acc[r][mt][2] += (sxv[0] * sc.s[r][1]) * part[r][mt][2];
-        acc[r][mt][3] += (sxv[1] * sc.s[r][1]) * part[r][mt][3];
-      } else if (SA) {
-        acc[r][mt][0] += sc.s[r][0] * part[r][mt][0];
-        acc[r][mt][1] += sc.s[r][0] * part[r][mt][1];
-        acc[r][mt][2] += sc.s[r][1] * part[r][mt][2];
-        acc[r][mt][3] += sc.s[r][1] * part[r][mt][3];
-      } else {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) acc[r][mt][e] += part[r][mt][e];
-      }
-    }
-  }
-}
-
-// Output (n, m) of element e of 16-row tile `tile` (e = mt * 4 + i, lane l), as in the tile
-// kernel.
-__device__ __forceinline__ void store_out(const KParams& p, int64_t nb, int tile, int e, int l,
-                                          float v) {
-  const int i = e & 3, mt = e >> 2;
-  const int64_t n = nb + 16 * tile + (l >> 2) + (i >= 2 ? 8 : 0);
-  const int64_t m = 8 * mt + 2 * (l & 3) + (i & 1);
-  if (n < p.N && m < p.M) store_y(p.y, m * p.ldy + n, p.yt, p.row_scale ? v * p.row_scale[m] : v);
-}
-
-template <int XT, int BITS, int MT, bool SA, bool Q8>
-__global__ void __launch_bounds__(kThreads, 1)
-    wide_kernel(KParams p, const float* sxt, int64_t ldsx, int kc) {
-  static_assert(!Q8 || (SA && XT == 0), "int8 mode: fp16 operands, scale after each group");
-  using T = typename XType<XT>::T;
-  using S = Smem<BITS, MT>;
-  using C = Cfg<BITS>;
-  constexpr int TILES = C::TILES, KW = C::KW;
-  extern __shared__ uint4 smem[];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int grp = warp / KW, wk = warp % KW;
-  const int t = lane & 3;
-  const int64_t nb = int64_t(blockIdx.x) * kBlockRows;
-  const int row0 = grp * TILES * 16;  // the warp's first row in the block
-  ScRows sr;
-  sr.n0 = nb + row0 + (lane >> 2);
-  {
-    const int64_t n = sr.n0 < p.N ? sr.n0 : 0;
-    sr.s = p.scales + n * p.groups;
-    sr.z = p.zp ? p.zp + n * p.groups : nullptr;
-  }
-  const int gshift = group_shift(p);
-  const int64_t nchunks = (p.K + kChunk - 1) / kChunk;
-  const int64_t cb = int64_t(blockIdx.y) * kc;
-  const int64_t ce = min(cb + kc, nchunks);
-  const int nst = int((ce - cb + KW - 1) / KW);
-
-#pragma unroll
-  for (int s = 0; s < kStages - 1; ++s) {
-    if (s < nst) stage<BITS, MT>(p, nb, cb + int64_t(s) * KW, ce, smem + s * S::kStage);
-    cp_async_commit();
-  }
-  Sc<TILES> sc[3];
-  load_sc<TILES>(p, sr, gshift, cb + wk, ce, t, sc[0]);
-  load_sc<TILES>(p, sr, gshift, cb + KW + wk, ce, t, sc[1]);
-
-  float acc[TILES][MT][4];
-#pragma unroll
-  for (int r = 0; r < TILES; ++r)
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt) acc[r][mt][0] = acc[r][mt][1] = acc[r][mt][2] = acc[r][mt][3] = 0.0f;
-  for (int s0 = 0; s0 < nst; s0 += 3) {
-#pragma unroll
-    for (int u = 0; u < 3; ++u) {
-      const int s = s0 + u;
-      if (s >= nst) break;
-      cp_async_wait<kStages - 2>();  // stage s has landed (this thread's copies) ...
-      __syncthreads();  // ... everyone's, and every warp is done with stage s - 1's buffer
-      const int sn = s + kStages - 1;
-      if (sn < nst) stage<BITS, MT>(p, nb, cb + int64_t(sn) * KW, ce, smem + (sn % kStages) * S::kStage);
-      cp_async_commit();
-      load_sc<TILES>(p, sr, gshift, cb + int64_t(s + 2) * KW + wk, ce, t, sc[(u + 2) % 3]);
-      const int64_t c = cb + int64_t(s) * KW + wk;
-      if (c < ce) {
-        const uint4* st = smem + (s % kStages) * S::kStage;
-        chunk_mma<T, BITS, MT, SA, Q8>(p, st, row0, wk, st + S::kW + wk * MT * 4 * 32, lane, c,
-                                       sc[u], sxt, ldsx, acc);
-      }
-    }
-  }
-  cp_async_wait<0>();
-  __syncthreads();  // the stage buffers become the parked sums
-
-  float* park = reinterpret_cast<float*>(smem);  // [warp][tile][MT * 4][32]
-#pragma unroll
-  for (int r = 0; r < TILES; ++r)
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-      for (int i = 0; i < 4; ++i)
-        park[((warp * TILES + r) * MT * 4 + mt * 4 + i) * 32 + lane] = acc[r][mt][i];
-  __syncthreads();
-  // Output e = (tile * MT * 4 + mt * 4 + i) * 32 + lane, tile = group * TILES + r: the KW k
-  // warps' sums in warp order.
-  float* out = reinterpret_cast<float*>(reinterpret_cast<char*>(smem) + S::kMain);
-  const bool split = gridDim.y > 1;
-  for (int e = threadIdx.x; e < S::kOut; e += kThreads) {
-    const int l = e & 31, q = e >> 5;
-    const int ei = q % (MT * 4), tile = q / (MT * 4);
-    const int gq = tile / TILES, r = tile % TILES;
-    float v = 0.0f;
-#pragma unroll
-    for (int k = 0; k < KW; ++k) v += park[(((gq * KW + k) * TILES + r) * MT * 4 + ei) * 32 + l];
-    if (split)
-      out[e] = v;
-    else
-      store_out(p, nb, tile, ei, l, v);
-  }
-  if (!split) return;
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  cg::cluster_group cluster = cg::this_cluster();
-  cluster.sync();
-  const unsigned splits = gridDim.y, rank = blockIdx.y;  // cluster = the row block's column
-  for (int e = int(rank) * kThreads + threadIdx.x; e < S::kOut; e += int(splits) * kThreads) {
-    float v = 0.0f;
-    for (unsigned r = 0; r < splits; ++r) v += cluster.map_shared_rank(out, r)[e];
-    const int q = e >> 5;
-    store_out(p, nb, q / (MT * 4), q % (MT * 4), e & 31, v);
-  }
-  cluster.sync();  // the peers' sums stay until every block has read them
-#endif
-}
-
-// Splits of K (1..8), one block per SM: the fewest that minimize (row blocks per SM) x (chunks
-// per split + one stage for each block's ramp).
-// QMM_CUDA_DECODE_SPLIT=n (1..8) forces n (tuning experiments; read once per process).
-inline int choose_splits(int64_t blocks, int64_t nchunks, int window, int sms) {
-  static const int forced = [] {
-    const char* e = std::getenv("QMM_CUDA_DECODE_SPLIT");
-    const int v = e ? std::atoi(e) : 0;
-    return v >= 1 && v <= kMaxSplit ? v : 0;
-  }();
-  if (forced) return int(std::min<int64_t>(forced, nchunks));
-  int best = 1;
-  int64_t best_cost = -1;
-  for (int s = 1; s <= kMaxSplit && s <= nchunks; ++s) {
-    const int64_t kc = (nchunks + s - 1) / s;
-    if ((nchunks + kc - 1) / kc != s) continue;  // the same ranges as a smaller s
-    const int64_t cost = (blocks * s + sms - 1) / sms * (kc + window);
-    if (best_cost < 0 || cost < best_cost) best = s, best_cost = cost;
-  }
-  return best;
-}
-
-template <int XT, int BITS, int MT, bool SA, bool Q8>
-cudaError_t launch_one(const KParams& p, const float* sxt, int64_t ldsx, int sms, cudaStream_t s) {
-  constexpr auto kern = wide_kernel<XT, BITS, MT, SA, Q8>;
-  constexpr int smem = Smem<BITS, MT>::kBytes;
-  // Once per kernel: the shared-memory opt-in, and whether the loaded binary has clusters.
-  struct Init {
-    cudaError_t err;
-    bool clusters;
-  };
-  static const Init init = [] {
-    Init r{cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), false};
-    cudaFuncAttributes fa;
-    if (r.err == cudaSuccess) r.err = cudaFuncGetAttributes(&fa, kern);
-    if (r.err == cudaSuccess) r.clusters = fa.binaryVersion >= 90;
-    return r;
-  }();
-  if (init.err != cudaSuccess) return init.err;
-  const int64_t blocks = (p.N + kBlockRows - 1) / kBlockRows;
-  const int64_t nchunks = (p.K + kChunk - 1) / kChunk;
-  int splits = init.clusters ? choose_splits(blocks, nchunks, Cfg<BITS>::KW, sms) : 1;
-  const int64_t kc = (nchunks + splits - 1) / splits;
-  splits = int((nchunks + kc - 1) / kc);  // no empty split
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = dim3(unsigned(blocks), unsigned(splits));
-  cfg.blockDim = dim3(kThreads);
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = s;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim.x = 1;
-  attr[0].val.clusterDim.y = unsigned(splits);
-  attr[0].val.clusterDim.z = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = splits > 1 ? 1 : 0;
-  return cudaLaunchKernelEx(&cfg, kern, p, sxt, ldsx, int(kc));
-}
-
-template <int XT, int BITS, bool SA, bool Q8>
-cudaError_t launch_mt(const KParams& p, const float* sxt, int64_t ldsx, int sms, cudaStream_t s) {
-  return p.M <= 8 ? launch_one<XT, BITS, 1, SA, Q8>(p, sxt, ldsx, sms, s)
-                  : launch_one<XT, BITS, 2, SA, Q8>(p, sxt, ldsx, sms, s);
-}
-
-template <int XT>
-cudaError_t launch_float(const KParams& p, int sms, cudaStream_t s) {
-  const bool sa = p.gs % kChunk == 0;
-  if (p.bits == 4)
-    return sa ? launch_mt<XT, 4, true, false>(p, nullptr, 0, sms, s)
-              : launch_mt<XT, 4, false, false>(p, nullptr, 0, sms, s);
-  return sa ? launch_mt<XT, 8, true, false>(p, nullptr, 0, sms, s)
-            : launch_mt<XT, 8, false, false>(p, nullptr, 0, sms, s);
-}
-
-}  // namespace wide
-
 template <int XT, int BITS, bool SA, bool Q8>
 cudaError_t launch_mt(const KParams& p, bool x_vec, const QuantX& qx, cudaStream_t s) {
   const dim3 grid(unsigned((p.N + 15) / 16));
@@ -1026,20 +599,18 @@ cudaError_t launch_tiles(const KParams& p, bool x_vec, cudaStream_t s) {
 }
 
 template <int XT>
-cudaError_t launch_bits(const KParams& p, bool x_vec, int sms, cudaStream_t s) {
+cudaError_t launch_bits(const KParams& p, bool x_vec, cudaStream_t s) {
   if (m1::takes(p)) return p.bits == 4 ? m1::launch<XT, 4>(p, x_vec, s) : m1::launch<XT, 8>(p, x_vec, s);
-  static const bool wide_off = std::getenv("QMM_CUDA_DECODE_WIDE") && std::atoi(std::getenv("QMM_CUDA_DECODE_WIDE")) == 0;
-  if (p.M >= 2 && x_vec && !wide_off) return wide::launch_float<XT>(p, sms, s);
   return launch_tiles<XT>(p, x_vec, s);
 }
 
 }  // namespace
 
-cudaError_t launch_decode_float(const KParams& p, int num_sms, cudaStream_t s) {
+cudaError_t launch_decode_float(const KParams& p, int /*num_sms*/, cudaStream_t s) {
   // fp32 X is converted first
   if ((p.xt != 0 && p.xt != 1) || !decode_shape_ok(p)) return cudaErrorInvalidValue;
   const bool x_vec = (reinterpret_cast<uintptr_t>(p.x) % 16 == 0) && ((p.ldx * 2) % 16 == 0);
-  return p.xt == 1 ? launch_bits<1>(p, x_vec, num_sms, s) : launch_bits<0>(p, x_vec, num_sms, s);
+  return p.xt == 1 ? launch_bits<1>(p, x_vec, s) : launch_bits<0>(p, x_vec, s);
 }
 
 cudaError_t launch_decode_int8(const KParams& p, const QuantX& qx, int /*num_sms*/,
@@ -1049,15 +620,6 @@ cudaError_t launch_decode_int8(const KParams& p, const QuantX& qx, int /*num_sms
     return m1::launch_q<m1::decode_m1_kernel<0, 4, true, 4, 2, true>>(p, false, qx, s);
   return p.bits == 4 ? launch_mt<0, 4, true, true>(p, false, qx, s)
                      : launch_mt<0, 8, true, true>(p, false, qx, s);
-}
-
-cudaError_t launch_decode_int8_wide(const KParams& p, const float* sxt, int64_t ldsx,
-                                    int num_sms, cudaStream_t s) {
-  if (p.gs != kChunk || p.M < 2 || p.M > 16 || p.xt != 0 || ldsx < p.M || !decode_shape_ok(p) ||
-      reinterpret_cast<uintptr_t>(p.x) % 16 != 0 || (p.ldx * 2) % 16 != 0)
-    return cudaErrorInvalidValue;
-  return p.bits == 4 ? wide::launch_mt<0, 4, true, true>(p, sxt, ldsx, num_sms, s)
-                     : wide::launch_mt<0, 8, true, true>(p, sxt, ldsx, num_sms, s);
 }
 
 }  // namespace cuda

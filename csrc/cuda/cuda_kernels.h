@@ -43,19 +43,12 @@ inline bool decode_shape_ok(const KParams& p) {
 }
 
 // float mode, M <= 16, group_size % 32 == 0, w 16-byte aligned, X fp16 or bf16, and
-// decode_shape_ok (cuda_gemv.cu; M >= 2 with 16-byte aligned X rows: the wide kernel, its K
-// split over a cluster on sm_90).
+// decode_shape_ok (cuda_gemv.cu).
 cudaError_t launch_decode_float(const KParams& p, int num_sms, cudaStream_t s);
 
 // int8 mode, M <= 16, group_size == 128, decode_shape_ok, w 16-byte aligned, qx.q in natural
 // order (quantized with permute4 = false) (cuda_gemv.cu).
 cudaError_t launch_decode_int8(const KParams& p, const QuantX& qx, int num_sms, cudaStream_t s);
-
-// int8 mode, 2 <= M <= 16, group_size == 128, decode_shape_ok, w 16-byte aligned: p.x = the
-// quantized activations as exact fp16 (16-byte aligned rows, p.xt = 0) and sxt = sx transposed
-// [groups, ldsx] (launch_quantize_x with QLayout::kHalfT) (cuda_gemv.cu, the wide kernel).
-cudaError_t launch_decode_int8_wide(const KParams& p, const float* sxt, int64_t ldsx, int num_sms,
-                                    cudaStream_t s);
 
 // float mode, tensor cores, group_size % 32 == 0, x fp16/bf16 with 16-byte aligned rows,
 // w 16-byte aligned (cuda_gemm.cu). `ws` (may be null): gemm_float_workspace(p, num_sms) bytes

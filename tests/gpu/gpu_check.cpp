@@ -352,10 +352,9 @@ int cmd_check(bool quick) {
     f.M = 40; f.N = 300; f.K = 288; f.gs = 96; run_case(f, st, true);
     f.M = 9; f.N = 500; f.K = 1024; f.gs = 64; run_case(f, st, true);
     f.M = 64; f.N = 512; f.K = 4096; f.gs = 512; f.bits = 8; run_case(f, st, true);
-    // The wide decode kernel (M = 2..16, aligned X rows): K split over a cluster with several
-    // stages per split (16 chunks per split: 4 x 4 at 4 bits, 8 x 2 at 8 bits), both modes; groups of 32 with a partial last chunk and a 2-chunk last split
-    // (K = 8224); the unsplit grid of many blocks with a partial last block (N = 20000); a
-    // padded (aligned) X row stride.
+    // Decode shapes (M = 2..16) beyond the grid above: long K (16384), both modes; groups of
+    // 32 with a partial last 128-k chunk (K = 8224); many row tiles with a partial last one
+    // (N = 20000); a padded 16-byte aligned X row stride; 16896 rows over K = 8192.
     Case w{9, 300, 16384, 128, 4, true, QMM_DTYPE_F16, QMM_DTYPE_F16, QMM_COMPUTE_FLOAT};
     run_case(w, st, true);
     w.bits = 8; run_case(w, st, true);
@@ -368,7 +367,6 @@ int cmd_check(bool quick) {
     w.mode = QMM_COMPUTE_INT8; w.bits = 8; w.M = 13; run_case(w, st, true);
     w.M = 16; w.N = 777; w.K = 3200; w.gs = 64; w.mode = QMM_COMPUTE_FLOAT; w.ldx_pad = 8;
     run_case(w, st, true);
-    // ... unsplit over a long K (132 row blocks, 16 stages: the 4-buffer ring wraps).
     w.M = 3; w.N = 16896; w.K = 8192; w.bits = 4; w.xt = QMM_DTYPE_BF16; w.ldx_pad = 0;
     run_case(w, st, true);
   }
@@ -422,8 +420,7 @@ int cmd_sanitize() {
                  mode ? QMM_COMPUTE_INT8 : QMM_COMPUTE_FLOAT, (i % 3 == 0) ? 8 : 0, 3};
           run_case(c, st, false);
         }
-  // The wide decode kernel's stage ring (8 / 16 stages of 4 / 2 chunks per split, 4 buffers)
-  // and cluster reduction.
+  // Decode kernels over a long K (256 chunks of 128 k per 16-row tile), both modes.
   for (int bits : {4, 8})
     for (int mode = 0; mode < 2; ++mode) {
       Case c{mode ? 5 : 16, 200, 32768, 128, bits, bits == 4, mode ? QMM_DTYPE_F16 : dts[bits / 4],
