@@ -214,6 +214,19 @@ qmm_status get_workspace(int dev, cudaStream_t stream, size_t bytes, void** out,
   return QMM_OK;
 }
 
+// A workspace of `base` required bytes plus `*split` optional bytes (split-K partial sums):
+// where the larger one cannot be allocated now (under capture), *split = 0 and the caller runs
+// its GEMM unsplit. Called with the cache lock held.
+qmm_status get_workspace_split(int dev, cudaStream_t stream, size_t base, size_t* split,
+                               void** out) {
+  qmm_status st = get_workspace(dev, stream, base + *split, out, *split > 0);
+  if (st == QMM_OK && !*out) {
+    *split = 0;
+    st = get_workspace(dev, stream, base, out);
+  }
+  return st;
+}
+
 size_t round256(size_t n) { return (n + 255) & ~size_t(255); }
 
 KParams to_params(const Problem& p) {
@@ -291,11 +304,7 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
     size_t split = decode ? 0 : cuda::gemm_float_workspace(k, sms);
     // The split-K partials are optional (as on the aligned path): under capture without room
     // for them the GEMM runs unsplit; the X copy is not.
-    qmm_status st = get_workspace(dev, stream, xbytes + rbytes + split, &ws, split > 0);
-    if (st == QMM_OK && !ws) {
-      split = 0;
-      st = get_workspace(dev, stream, xbytes + rbytes, &ws);
-    }
+    const qmm_status st = get_workspace_split(dev, stream, xbytes + rbytes, &split, &ws);
     if (st != QMM_OK) return st;
     float* rs = reinterpret_cast<float*>(static_cast<char*>(ws) + xbytes);
     if ((e = cuda::launch_convert_x_f16(k, ws, rs, stream)) != cudaSuccess)
@@ -325,11 +334,7 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
     const size_t hbytes = round256(size_t(p.M) * size_t(p.K) * 2);
     const size_t tbytes = round256(size_t(p.groups) * size_t(ldsx) * 4);
     size_t split = cuda::gemm_int8_sm90_workspace(k, sms);
-    qmm_status st = get_workspace(dev, stream, hbytes + tbytes + split, &ws, split > 0);
-    if (st == QMM_OK && !ws) {
-      split = 0;
-      st = get_workspace(dev, stream, hbytes + tbytes, &ws);
-    }
+    const qmm_status st = get_workspace_split(dev, stream, hbytes + tbytes, &split, &ws);
     if (st != QMM_OK) return st;
     qx.q = static_cast<int8_t*>(ws);
     qx.sx = reinterpret_cast<float*>(static_cast<char*>(ws) + hbytes);

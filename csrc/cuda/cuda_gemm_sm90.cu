@@ -496,9 +496,13 @@ __global__ void splitk_reduce(KParams p, const float* part, int splits) {
 struct Plan {
   int bm, splits, stages;
 };
+// Warpgroups per block for an X tile of bm rows: 2 for 256 rows and for the int8 mode's 128
+// (its second set of accumulators), else kWG.
+constexpr int nwg_of(int bm, bool int8) { return bm == 256 || (int8 && bm == 128) ? 2 : kWG; }
+
 Plan plan(const KParams& p, int num_sms, bool int8) {
   const int bm = p.M <= 16 ? 16 : p.M <= 32 ? 32 : p.M <= 64 ? 64 : (p.M <= 128 || int8) ? 128 : 256;
-  const int64_t bn = (int8 && bm == 128) || bm == 256 ? 128 : 64 * kWG;
+  const int64_t bn = 64 * nwg_of(bm, int8);
   const int64_t tiles = ((p.M + bm - 1) / bm) * ((p.N + bn - 1) / bn);
   const int nk = int((p.K + kBK - 1) / kBK);
   int64_t sp = tiles >= num_sms ? 1 : num_sms / tiles;
@@ -536,30 +540,34 @@ cudaError_t launch_bm(const KParams& p, Plan pl, void* ws, size_t ws_bytes, int 
   return cudaGetLastError();
 }
 
-template <class T, int BITS>
-cudaError_t launch_t(const KParams& p, int num_sms, void* ws, size_t ws_bytes, cudaStream_t s) {
-  const Plan pl = plan(p, num_sms, false);
+// The plan's tile kernel (int8: T = __half, X the exact fp16 q, sxt its transposed sx).
+template <class T, int BITS, bool INT8>
+cudaError_t launch_plan(const KParams& p, int num_sms, void* ws, size_t ws_bytes, cudaStream_t s,
+                        const float* sxt, int64_t ldsx) {
+  const Plan pl = plan(p, num_sms, INT8);
   switch (pl.bm) {
-    case 16: return launch_bm<T, BITS, 16, false>(p, pl, ws, ws_bytes, num_sms, s, nullptr, 0);
-    case 32: return launch_bm<T, BITS, 32, false>(p, pl, ws, ws_bytes, num_sms, s, nullptr, 0);
-    case 64: return launch_bm<T, BITS, 64, false>(p, pl, ws, ws_bytes, num_sms, s, nullptr, 0);
-    case 128: return launch_bm<T, BITS, 128, false>(p, pl, ws, ws_bytes, num_sms, s, nullptr, 0);
+    case 16:
+      return launch_bm<T, BITS, 16, INT8, nwg_of(16, INT8)>(p, pl, ws, ws_bytes, num_sms, s, sxt, ldsx);
+    case 32:
+      return launch_bm<T, BITS, 32, INT8, nwg_of(32, INT8)>(p, pl, ws, ws_bytes, num_sms, s, sxt, ldsx);
+    case 64:
+      return launch_bm<T, BITS, 64, INT8, nwg_of(64, INT8)>(p, pl, ws, ws_bytes, num_sms, s, sxt, ldsx);
+    case 128:
+      return launch_bm<T, BITS, 128, INT8, nwg_of(128, INT8)>(p, pl, ws, ws_bytes, num_sms, s, sxt,
+                                                              ldsx);
     default:
-      return launch_bm<T, BITS, 256, false, 2>(p, pl, ws, ws_bytes, num_sms, s, nullptr, 0);
+      if constexpr (INT8)
+        return cudaErrorInvalidConfiguration;  // plan() caps the int8 mode's tiles at 128 rows
+      else
+        return launch_bm<T, BITS, 256, false, nwg_of(256, false)>(p, pl, ws, ws_bytes, num_sms, s,
+                                                                  nullptr, 0);
   }
 }
 
-template <int BITS>
-cudaError_t launch_int8(const KParams& p, const float* sxt, int64_t ldsx, int num_sms, void* ws,
-                        size_t ws_bytes, cudaStream_t s) {
-  const Plan pl = plan(p, num_sms, true);
-  switch (pl.bm) {
-    case 16: return launch_bm<__half, BITS, 16, true>(p, pl, ws, ws_bytes, num_sms, s, sxt, ldsx);
-    case 32: return launch_bm<__half, BITS, 32, true>(p, pl, ws, ws_bytes, num_sms, s, sxt, ldsx);
-    case 64: return launch_bm<__half, BITS, 64, true>(p, pl, ws, ws_bytes, num_sms, s, sxt, ldsx);
-    default:
-      return launch_bm<__half, BITS, 128, true, 2>(p, pl, ws, ws_bytes, num_sms, s, sxt, ldsx);
-  }
+// Bytes of split-K partial sums the plan wants (0: unsplit).
+size_t split_bytes(const KParams& p, int num_sms, bool int8) {
+  const Plan pl = plan(p, num_sms, int8);
+  return pl.splits > 1 ? size_t(pl.splits) * size_t(p.M * p.N) * 4 : 0;
 }
 
 }  // namespace sm90
@@ -594,29 +602,28 @@ bool gemm_sm90_available() {
 }
 
 size_t gemm_float_sm90_workspace(const KParams& p, int num_sms) {
-  const sm90::Plan pl = sm90::plan(p, num_sms, false);
-  return pl.splits > 1 ? size_t(pl.splits) * size_t(p.M * p.N) * 4 : 0;
+  return sm90::split_bytes(p, num_sms, false);
 }
 
 size_t gemm_int8_sm90_workspace(const KParams& p, int num_sms) {
-  const sm90::Plan pl = sm90::plan(p, num_sms, true);
-  return pl.splits > 1 ? size_t(pl.splits) * size_t(p.M * p.N) * 4 : 0;
+  return sm90::split_bytes(p, num_sms, true);
 }
 
 cudaError_t launch_gemm_int8_sm90(const KParams& p, const float* sxt, int64_t ldsx, int num_sms,
                                   void* ws, size_t ws_bytes, cudaStream_t s) {
-  return p.bits == 4 ? sm90::launch_int8<4>(p, sxt, ldsx, num_sms, ws, ws_bytes, s)
-                     : sm90::launch_int8<8>(p, sxt, ldsx, num_sms, ws, ws_bytes, s);
+  using namespace sm90;
+  return p.bits == 4 ? launch_plan<__half, 4, true>(p, num_sms, ws, ws_bytes, s, sxt, ldsx)
+                     : launch_plan<__half, 8, true>(p, num_sms, ws, ws_bytes, s, sxt, ldsx);
 }
 
 cudaError_t launch_gemm_float_sm90(const KParams& p, int num_sms, void* ws, size_t ws_bytes,
                                    cudaStream_t s) {
   using namespace sm90;
   if (p.xt == 1)
-    return p.bits == 4 ? launch_t<__nv_bfloat16, 4>(p, num_sms, ws, ws_bytes, s)
-                       : launch_t<__nv_bfloat16, 8>(p, num_sms, ws, ws_bytes, s);
-  return p.bits == 4 ? launch_t<__half, 4>(p, num_sms, ws, ws_bytes, s)
-                     : launch_t<__half, 8>(p, num_sms, ws, ws_bytes, s);
+    return p.bits == 4 ? launch_plan<__nv_bfloat16, 4, false>(p, num_sms, ws, ws_bytes, s, nullptr, 0)
+                       : launch_plan<__nv_bfloat16, 8, false>(p, num_sms, ws, ws_bytes, s, nullptr, 0);
+  return p.bits == 4 ? launch_plan<__half, 4, false>(p, num_sms, ws, ws_bytes, s, nullptr, 0)
+                     : launch_plan<__half, 8, false>(p, num_sms, ws, ws_bytes, s, nullptr, 0);
 }
 
 }  // namespace cuda
