@@ -348,3 +348,47 @@ def test_huge_num_threads_option():
     """)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stdout + r.stderr
+
+
+def _amd_cpu() -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("vendor_id") and "AuthenticAMD" in line for line in f)
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("compute", [0, 1])  # QMM_COMPUTE_FLOAT, QMM_COMPUTE_INT8
+def test_auto_dispatch_by_rows(rng, monkeypatch, compute):
+    """Automatic dispatch may depend on M only through Backend::defer: on an AMD CPU with the
+    avx512 and avx2 backends, one row of X goes to avx2 (faster there) and more rows to avx512;
+    a forced avx512 still takes one row, and packing chooses for the weights (avx512). On other
+    machines the choice does not depend on M. The deferred call's result is checked too."""
+    monkeypatch.delenv("QMM_BACKEND", raising=False)
+    N, K, g = 64, 256, 128
+    w, s, z = make_weights(rng, N, K, g, 4, True)
+    host = [LIB.qmm_backend_name(i) for i in range(LIB.qmm_backend_count())
+            if LIB.qmm_backend_available(i) and not LIB.qmm_backend_is_device(i)]
+    chosen, calls = {}, {}
+    for M in (1, 2, 16):
+        x = make_x(rng, (M, K), np.float16)
+        y = np.full((M, N), np.nan, np.float16)
+        p = _problem(x, w, s, z, y, M, N, K, g, 4)
+        o = _options(compute=compute)
+        chosen[M] = LIB.qmm_select_backend(ctypes.byref(p), ctypes.byref(o))
+        calls[M] = (p, o, x, y)
+    defers = _amd_cpu() and b"avx512" in host and b"avx2" in host and chosen[16] == b"avx512"
+    assert chosen[2] == chosen[16]
+    assert chosen[1] == (b"avx2" if defers else chosen[16])
+    p, o, x, y = calls[1]
+    forced = _options(compute=compute, backend=chosen[16])
+    assert LIB.qmm_select_backend(ctypes.byref(p), ctypes.byref(forced)) == chosen[16]
+    assert LIB.qmm_matmul(ctypes.byref(p), ctypes.byref(o)) == OK
+    check_result(y, x, w, s, z, g, 4, "int8" if compute else "float")
+    wp = _problem(None, w, s, z, None, 0, N, K, g, 4)
+    h = ctypes.c_void_p()
+    assert LIB.qmm_pack(ctypes.byref(wp), ctypes.byref(o), ctypes.byref(h)) == OK
+    try:
+        assert LIB.qmm_packed_backend(h) == chosen[16]
+    finally:
+        LIB.qmm_packed_free(h)

@@ -65,6 +65,10 @@ struct Backend {
   int (*pointer_kind)(const void* p);
   // Device backends only: features text for qmm_gpu_features() (nullptr = none).
   const char* (*device_features)();
+  // Optional, automatic dispatch only: true = leave this problem to the next backend in the
+  // table that supports it (measured faster on this machine); a forced backend still runs it,
+  // and with no later taker it runs it too (nullptr = never).
+  bool (*defer)(const Problem&, const Options&);
 };
 // Host backends handle every validated problem with M, N > 0 and K > 0 (the C API writes the
 // zeros of K == 0 on the host itself); device backends also get K == 0 and must zero Y.

@@ -138,10 +138,17 @@ const Backend* select_backend(const Problem& p, const Options& o, const char* re
     }
     return &b;
   }
+  const Backend* deferred = nullptr;  // the first backend that passed the problem on
   for (int i = 0; i < kCount; ++i) {
     const Backend& b = *kTable[i];
-    if (availability().ok[i] && b.device == p.device && b.supports(p, o)) return &b;
+    if (!availability().ok[i] || b.device != p.device || !b.supports(p, o)) continue;
+    if (b.defer && b.defer(p, o)) {
+      if (!deferred) deferred = &b;
+      continue;
+    }
+    return &b;
   }
+  if (deferred) return deferred;
   if (p.device)
     set_error(QMM_UNSUPPORTED,
               "the arrays are CUDA device memory but no available CUDA backend supports the "

@@ -56,6 +56,12 @@ bool avx512_supports(const Problem& p, const Options&) {
   return !p.device && (p.bits == 4 || p.bits == 8);
 }
 
+// Automatic dispatch: one row of X on AMD CPUs goes to avx2. On Zen 4 (512-bit operations in two
+// 256-bit halves) the avx2 M = 1 kernels ran faster than these (EPYC VM, 2 threads, 2026-12-02:
+// int8 mode 1.15x on average over the 8B/70B shapes, 0.91-1.39x per shape, float mode 1.15-1.34x;
+// bench/RESULTS.md, llama-ci section), while from M = 16 on these are 2-3x faster (VNNI).
+bool avx512_defer(const Problem& p, const Options&) { return p.M == 1 && cpu_features().amd; }
+
 // Panels (avx512_kernels.h) back to canonical weights, scales and zero points: for the rows of
 // X that hold Inf, which the scalar code computes from canonical data.
 struct CanonicalCopy {
@@ -145,7 +151,7 @@ qmm_status avx512_run_packed(const PackedWeights& pw, const Problem& p, const Op
 
 extern const Backend kAvx512Backend = {
     "avx512", false, avx512_available, avx512_supports, avx512_run, avx512_pack,
-    avx512_run_packed, nullptr, nullptr,
+    avx512_run_packed, nullptr, nullptr, avx512_defer,
 };
 
 }  // namespace qmm
