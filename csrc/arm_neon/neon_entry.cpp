@@ -246,13 +246,13 @@ qmm_status i8mm_run_packed(const PackedWeights& pw, const Problem& p, const Opti
 
 extern const Backend kNeonBackend = {
     "neon", false, neon::neon_available, neon::neon_supports, neon::neon_run, neon::neon_pack,
-    neon::neon_run_packed, nullptr, nullptr,
+    neon::neon_run_packed, nullptr, nullptr, nullptr,
 };
 
 #if defined(QMM_WITH_NEON_I8MM)
 extern const Backend kNeonI8mmBackend = {
     "neon_i8mm", false, neon::i8mm_available, neon::neon_supports, neon::i8mm_run,
-    neon::neon_pack, neon::i8mm_run_packed, nullptr, nullptr,
+    neon::neon_pack, neon::i8mm_run_packed, nullptr, nullptr, nullptr,
 };
 #endif
 

@@ -10,7 +10,8 @@
 namespace qmm {
 
 // A problem after validation: every pointer needed is non-null, group_size is resolved
-// (never -1), ldx >= K, ldy >= N, M, N > 0. Backends may rely on all of it.
+// (never -1), ldx >= K, ldy >= N, M, N > 0 (except the weights-only problem qmm_pack validates
+// and hands to supports() and pack: M = 0, no X or Y). Backends may rely on all of it.
 struct Problem {
   int64_t M = 0, N = 0, K = 0;
   int64_t group_size = 0;  // resolved: divides K (or K == 0)

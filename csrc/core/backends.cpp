@@ -1,6 +1,6 @@
 // The backend table, in priority order, and the dispatch rule: an explicit request (option or
 // $QMM_BACKEND) must be honoured or fail; otherwise the first available backend that supports
-// the problem runs it. Adding a backend = one extern declaration and one table line here.
+// the problem and does not defer it (Backend::defer) runs it. Adding a backend = one extern declaration and one table line here.
 #include "core/backends.h"
 
 #include <cstdlib>
@@ -98,7 +98,8 @@ const Backend* find_backend(const char* name) {
   return nullptr;
 }
 
-const Backend* select_backend(const Problem& p, const Options& o, const char* requested) {
+const Backend* select_backend(const Problem& p, const Options& o, const char* requested,
+                              bool allow_defer) {
   const char* source = "backend";
   if (!requested || !*requested || std::strcmp(requested, "auto") == 0) {
     const char* env = std::getenv("QMM_BACKEND");
@@ -142,7 +143,7 @@ const Backend* select_backend(const Problem& p, const Options& o, const char* re
   for (int i = 0; i < kCount; ++i) {
     const Backend& b = *kTable[i];
     if (!availability().ok[i] || b.device != p.device || !b.supports(p, o)) continue;
-    if (b.defer && b.defer(p, o)) {
+    if (allow_defer && b.defer && b.defer(p, o)) {
       if (!deferred) deferred = &b;
       continue;
     }

@@ -148,11 +148,10 @@ qmm_status qmm_pack(const qmm_problem* weights, const qmm_options* options, qmm_
     qmm_status s = validate_problem(weights, kNeedWeights, &p);
     if (s != QMM_OK) return s;
     if ((s = validate_options(options, &o)) != QMM_OK) return s;
-    // Choose for the weights on this memory: M = 0, so that no backend passes the layout on to
-    // another for a row count (Backend::defer) that later calls need not have.
-    Problem probe = p;
-    probe.M = 0;
-    const Backend* b = select_backend(probe, o, options ? options->backend : nullptr);
+    // Choose for the weights on this memory: without Backend::defer, which passes single calls
+    // on by their row count, while the layout serves calls of every row count.
+    const Backend* b = select_backend(p, o, options ? options->backend : nullptr,
+                                      /*allow_defer=*/false);
     if (!b) return qmm_last_status();
     auto* h = new qmm_packed{b, PackedWeights{}};
     h->weights.N = p.N;

@@ -34,7 +34,7 @@ qmm_status scalar_run(const Problem& p, const Options& o) {
 
 extern const Backend kScalarBackend = {
     "scalar", false, scalar_available, scalar_supports, scalar_run, nullptr, nullptr, nullptr,
-    nullptr,
+    nullptr, nullptr,
 };
 
 }  // namespace qmm

@@ -421,7 +421,7 @@ fail:
 
 extern const Backend kCudaBackend = {
     "cuda",     true,    cuda_available,     cuda_supports,         cuda_run,
-    cuda_pack,  nullptr, cuda_pointer_kind,  cuda_device_features,
+    cuda_pack,  nullptr, cuda_pointer_kind,  cuda_device_features, nullptr,
 };
 
 }  // namespace qmm

@@ -54,6 +54,7 @@ qmm_status amx_run_packed(const PackedWeights& pw, const Problem& p, const Optio
 
 extern const Backend kAmxBackend = {
     "amx", false, amx_available, amx_supports, amx_run, amx_pack, amx_run_packed, nullptr, nullptr,
+    nullptr,
 };
 
 }  // namespace qmm

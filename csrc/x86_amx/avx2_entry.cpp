@@ -139,7 +139,7 @@ qmm_status avx2_run_packed(const PackedWeights& pw, const Problem& p, const Opti
 
 extern const Backend kAvx2Backend = {
     "avx2",          false, avx2_available, avx2_supports, avx2_run, avx2_pack, avx2_run_packed,
-    nullptr,         nullptr,
+    nullptr,         nullptr, nullptr,
 };
 
 }  // namespace qmm

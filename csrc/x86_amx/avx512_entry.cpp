@@ -56,11 +56,15 @@ bool avx512_supports(const Problem& p, const Options&) {
   return !p.device && (p.bits == 4 || p.bits == 8);
 }
 
-// Automatic dispatch: one row of X on AMD CPUs goes to avx2. On Zen 4 (512-bit operations in two
-// 256-bit halves) the avx2 M = 1 kernels ran faster than these (EPYC VM, 2 threads, 2026-12-02:
-// int8 mode 1.15x on average over the 8B/70B shapes, 0.91-1.39x per shape, float mode 1.15-1.34x;
-// bench/RESULTS.md, llama-ci section), while from M = 16 on these are 2-3x faster (VNNI).
-bool avx512_defer(const Problem& p, const Options&) { return p.M == 1 && cpu_features().amd; }
+// Automatic dispatch: the int8 mode with one row of X on AMD CPUs goes to avx2. On Zen 4 (512-bit
+// operations in two 256-bit halves) the avx2 int8 M = 1 kernel ran faster than these (EPYC VM,
+// 2 threads, 2026-12-02, 8B/70B shapes: 4-bit 0.91-1.70x, 1.15x on average in one interleaved C
+// driver run; 8-bit 1.22-1.70x), while from M = 16 on these are 2-3x faster (VNNI). Float mode
+// stays: at 4 bits this backend's VDPBF16PS row kernel (AMD with AVX512_BF16) beat avx2's float
+// kernel (avx2 0.60-0.92x).
+bool avx512_defer(const Problem& p, const Options& o) {
+  return p.M == 1 && o.compute == QMM_COMPUTE_INT8 && cpu_features().amd;
+}
 
 // Panels (avx512_kernels.h) back to canonical weights, scales and zero points: for the rows of
 // X that hold Inf, which the scalar code computes from canonical data.

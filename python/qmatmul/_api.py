@@ -262,7 +262,8 @@ class PackedWeights:
     """Weights prepacked once into a backend's own layout, for repeated matmuls.
 
     The arrays are copied: the originals may be freed. `backend` picks the backend (default: the
-    one automatic dispatch chooses for this memory and compute mode).
+    one automatic dispatch chooses for this memory and compute mode, before any deferral by row
+    count: see docs/semantics.md).
     """
 
     def __init__(self, w, scales, zps, group_size: int, bits: int, *, backend: Optional[str] = None,

@@ -583,6 +583,12 @@ class CpuRunner:
                     self.progress.update(f"{case.shape} M={case.M} {case.bits}b g{case.group_size} "
                                          f"{name}/{comp}")
                     label = name + ("+packed" if self.args.packed else "")
+                    if self.args.packed and not b:
+                        # the packing backend (chosen for the weights, not for this row count)
+                        try:
+                            label = packed_for(b, comp)[0].backend + "+packed"
+                        except (ValueError, RuntimeError, TypeError):
+                            pass  # the packing error lands in this case's row below
 
                     def call(i, comp=comp, b=b, packed=None):
                         if packed is not None:
@@ -940,6 +946,7 @@ def plot_roofline(run: Run, path: str) -> None:
         key = (r.backend, r.compute, r.bits)
         if key not in markers:
             markers[key] = mk[len(markers) % len(mk)]
+    baselined = set()  # one baseline marker per case, whichever backend ran it first
     for r in ok:
         color = cmap(shapes.index(r.shape) % 10)
         ax.scatter(r.flops / r.bytes, r.flops / r.median_s, color=color,
@@ -948,7 +955,9 @@ def plot_roofline(run: Run, path: str) -> None:
             ax.annotate(f"{r.shape} M={r.M} {r.backend}/{r.compute}",
                         (r.flops / r.bytes, r.flops / r.median_s), fontsize=6, xytext=(3, 3),
                         textcoords="offset points")
-        if math.isfinite(r.baseline_s) and r.backend == ok[0].backend and r.compute == ok[0].compute:
+        case = (r.shape, r.M, r.bits, r.group_size)
+        if math.isfinite(r.baseline_s) and case not in baselined:
+            baselined.add(case)
             ax.scatter(r.flops / r.bytes, r.flops / r.baseline_s, facecolors="none",
                        edgecolors=color, marker="o", s=30, zorder=2)
     if len(ok) > _LABEL_EACH_POINT_UP_TO:  # too many for labels: mark where each M sits instead

@@ -97,7 +97,8 @@ QMM_API const char* qmm_status_string(qmm_status status);
  * The problem's x/y/M/dtypes are ignored by qmm_pack; its w/scales/zero_points are copied,
  * so the caller may free them after packing. options->backend chooses the backend (auto: the
  * one qmm_matmul would choose for the options' compute mode on this memory; where automatic
- * dispatch sends M = 1 elsewhere, e.g. avx512 -> avx2 on AMD CPUs, packing keeps the first). */
+ * dispatch sends M = 1 elsewhere, e.g. int8 avx512 -> avx2 on AMD CPUs, packing keeps the
+ * first). */
 typedef struct qmm_packed qmm_packed;
 QMM_API qmm_status qmm_pack(const qmm_problem* weights, const qmm_options* options,
                             qmm_packed** packed);
