@@ -1,6 +1,7 @@
 // The backend table, in priority order, and the dispatch rule: an explicit request (option or
 // $QMM_BACKEND) must be honoured or fail; otherwise the first available backend that supports
-// the problem and does not defer it (Backend::defer) runs it. Adding a backend = one extern declaration and one table line here.
+// the problem and does not defer it (Backend::defer) runs it. Adding a backend = one extern
+// declaration and one table line here.
 #include "core/backends.h"
 
 #include <cstdlib>
