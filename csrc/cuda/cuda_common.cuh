@@ -82,10 +82,15 @@ template <> struct Deq<__half> {
   uint32_t add4h;  // half2(-(64 + 8 + zp)): the same for the 16x odd nibbles after * 1/16
   uint32_t sub8;   // half2(1024 + 128 + zp)
   uint32_t scale;  // half2(s, s)
+  // zp is any int8 value. No int -> fp16 conversion (a quarter-rate pipe): the bits 0x6480 + zp
+  // are the fp16 value 1152 + zp (1024 + a mantissa of zp + 128 in [0, 255]), and one hfma2 on
+  // that pair gives (1032 + zp, -72 - zp), both exact.
   __device__ __forceinline__ void init(float s, int zp) {
-    sub4 = as_u32(__half2half2(__int2half_rn(1032 + zp)));
-    add4h = as_u32(__half2half2(__int2half_rn(-72 - zp)));
-    sub8 = as_u32(__half2half2(__int2half_rn(1152 + zp)));
+    const uint32_t h = uint32_t(0x6480 + zp);
+    sub8 = prmt(h, h, 0x1010);  // half2(1152 + zp)
+    const __half2 b = __hfma2(as_h2(sub8), as_h2(0xbc003c00u), as_h2(0x6438d780u));  // (1, -1), (-120, 1080)
+    sub4 = as_u32(__low2half2(b));
+    add4h = as_u32(__high2half2(b));
     scale = as_u32(__float2half2_rn(s));
   }
   __device__ __forceinline__ void zero() {
@@ -216,6 +221,24 @@ __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool va
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;"); }
 template <int N> __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;" ::"n"(N));
+}
+
+// Shared-memory address of a generic pointer into shared memory, a 16-byte shared load from
+// one, and a value the compiler cannot see through (it rebuilt the shared pointer of a lane
+// from the thread index in every window of the M = 1 kernel; as a 32-bit register it stays).
+__device__ __forceinline__ uint32_t smem_u32(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ uint4 lds128(uint32_t a) {
+  uint4 r;
+  asm volatile("ld.shared.v4.u32 {%0,%1,%2,%3}, [%4];"
+               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+               : "r"(a));
+  return r;
+}
+__device__ __forceinline__ uint32_t opaque(uint32_t v) {
+  asm volatile("" : "+r"(v));
+  return v;
 }
 
 // Streaming 16-byte global load (weights are read once: keep them out of L1).

@@ -346,6 +346,7 @@ template <int BITS> struct Win {
 };
 
 __device__ const int8_t kNoZp[1] = {0};  // the zero point of every group when there are none
+__device__ const float kOnes[1] = {1.0f};  // a valid address for the unused sx cursor
 
 // Per-thread constants of the window loads. Group of k: umulhi(2 (k / 32), gmul) with
 // gmul = ceil(2^31 / (group_size / 32)), exact while (k / 32) * (group_size / 32) < 2^31
@@ -422,13 +423,15 @@ __device__ __forceinline__ void stage_x(const KParams& p, bool x_vec, int nwin, 
 
 // One window: dequantize the lane's weights of both rows, 8 mma against its X chunks
 // (xw = xs + window * 128 + lane), the window sums (scaled: SA) added to acc.
+// xw: the shared-memory address of the window's first chunk of this lane (a 32-bit register
+// the compiler cannot rebuild from the thread index each window, as it did from a pointer).
 template <class T, int BITS, bool SA>
-__device__ __forceinline__ void window_mma(const Win<BITS>& b, const uint4* xw, float acc[4]) {
+__device__ __forceinline__ void window_mma(const Win<BITS>& b, uint32_t xw, float acc[4]) {
   using W = Win<BITS>;
   uint32_t xb[16];
 #pragma unroll
   for (int q = 0; q < 4; ++q) {
-    const uint4 v = xw[q * 32];
+    const uint4 v = lds128(xw + q * 512);
     xb[4 * q] = v.x, xb[4 * q + 1] = v.y, xb[4 * q + 2] = v.z, xb[4 * q + 3] = v.w;
   }
   uint32_t a0[16], a1[16];
@@ -517,6 +520,264 @@ __device__ __forceinline__ Rows2 rows_of(const KParams& p, int64_t r0) {
   return rw;
 }
 
+// ---------------------------------------------------------------------------------------------
+// M = 1, int4 weights, groups of 128 (the common case; H200, decode_probe, 2026-12-02: ...).
+// The kernel above, rearranged so that a ring turn has no control flow and no per-window
+// address arithmetic (ncu of the kernel above, 70B.up: 174 instructions per warp and window,
+// 0.53 issued per scheduler and cycle):
+// - Cursors: a lane's group in window w is 8 w + lane / 4, so every load of a full window is
+//   pointer + immediate offset from per-lane cursors advanced once per ring turn, predicated
+//   (not branched) on the window being inside K; a skipped load leaves the slot's old values.
+// - The ring turns run whole: windows past the last full one compute their slot's stale
+//   weights against X = 0 (shared memory zeroed up to the whole number of turns; stale scales
+//   are the row's own, finite or not as the row already was; the slots' scales start at 0).
+// - A partial last window (K % 1024 != 0) is loaded with the clamped loads first and summed
+//   after the ring; its X lies past the zeroed turns.
+// - X staged with its loads batched 4 deep per thread (one L2 round trip per 4 chunks; the
+//   loop above waits for each chunk: 7 round trips per thread at K = 28672).
+// Windows in registers beyond the current one. H200, decode_probe, one run, 70B.up / down /
+// attn W4 M=1: PF 3 49.1 / 46.0 / 20.8 us, PF 4 53.6 / 47.3 / 22.0; with the weights also
+// prefetched into L2 9 windows ahead (prefetch.global.L2) 51.2 / 50.8 / 22.2 (not kept).
+constexpr int kG128Pf = 3;
+__device__ const int8_t kZeros[kMaxK / 128] = {};  // zero points of every group when there are none
+
+struct Cursor {
+  const uint8_t* w[2];
+  const float* s[2];
+  const int8_t* z[2];
+  const float* sx;  // Q8: sx of the row's groups
+};
+
+__device__ __forceinline__ Cursor cursor_of(const KParams& p, int64_t r0, int lane,
+                                            const float* sx) {
+  Cursor c;
+  const int gl = lane >> 2;  // the lane's group within a window
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int64_t n = min(r0 + r, p.N - 1);
+    c.w[r] = p.w + n * p.row_bytes + 16 * lane;
+    c.s[r] = p.scales + n * p.groups + gl;
+    c.z[r] = (p.zp ? p.zp + n * p.groups : kZeros) + gl;
+  }
+  c.sx = sx ? sx + gl : kOnes;
+  return c;
+}
+
+// Window `u` ahead of the cursor, wholly inside K.
+template <bool Q8>
+__device__ __forceinline__ void load_win_g128(const Cursor& c, int u, Win<4>& b) {
+  const float sxg = Q8 ? __ldg(c.sx + 8 * u) : 1.0f;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    b.w[r][0] = ldg_stream(c.w[r] + 512 * u);
+    b.s[r][0] = Q8 ? sxg * __ldg(c.s[r] + 8 * u) : __ldg(c.s[r] + 8 * u);
+    b.z[r][0] = int(__ldg(c.z[r] + 8 * u));
+  }
+}
+
+__device__ __forceinline__ void advance(Cursor& c, int windows) {
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    c.w[r] += 512 * windows;
+    c.s[r] += 8 * windows;
+    c.z[r] += 8 * windows;
+  }
+  c.sx += 8 * windows;
+}
+
+// X chunk i of the full windows or of the partial one: its k and its shared-memory slot.
+__device__ __forceinline__ int chunk_k4(int i) { return (i >> 7) * 1024 + 32 * ((i >> 2) & 31) + 8 * (i & 3); }
+__device__ __forceinline__ int chunk_slot4(int i) { return ((i >> 7) * 4 + (i & 3)) * 32 + ((i >> 2) & 31); }
+
+// X of one chunk (8 k) in the weights' pair order; zero past K. Q8: the quantized row.
+template <bool Q8>
+struct XChunk {
+  uint4 v;
+  __device__ __forceinline__ void load(const KParams& p, const int8_t* xq, int k) {
+    v = make_uint4(0, 0, 0, 0);
+    if (k < p.K) {
+      if (Q8) {
+        const uint2 u = __ldg(reinterpret_cast<const uint2*>(xq + k));  // k % 8 == 0
+        v.x = u.x, v.y = u.y;
+      } else {
+        v = __ldg(reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(p.x) + k));
+      }
+    }
+  }
+  __device__ __forceinline__ uint4 value() const {
+    uint32_t n[4] = {v.x, v.y, v.z, v.w}, o[4];
+    if (Q8) {
+      q4_to_h2(v.x, n);
+      q4_to_h2(v.y, n + 2);
+    }
+    permute_x4(n, o);
+    return make_uint4(o[0], o[1], o[2], o[3]);
+  }
+};
+
+// Shared X: full windows 0..nfull-1, zeros up to zwin (the turns' end), the partial window at
+// zwin (part). 16-byte aligned X rows (launcher) unless Q8.
+template <bool Q8>
+__device__ __forceinline__ void stage_x_g128(const KParams& p, int nfull, int zwin, bool part,
+                                             uint4* xs, const int8_t* xq) {
+  constexpr int kB = 4;
+  const int n = nfull * 128, tid = threadIdx.x;
+  for (int i0 = tid; i0 < n; i0 += kB * kWarps * 32) {
+    XChunk<Q8> c[kB];
+#pragma unroll
+    for (int b = 0; b < kB; ++b) {
+      const int i = i0 + b * kWarps * 32;
+      c[b].load(p, xq, i < n ? chunk_k4(i) : int(p.K));
+    }
+#pragma unroll
+    for (int b = 0; b < kB; ++b) {
+      const int i = i0 + b * kWarps * 32;
+      if (i < n) xs[chunk_slot4(i)] = c[b].value();
+    }
+  }
+  for (int i = n + tid; i < zwin * 128; i += kWarps * 32) xs[i] = make_uint4(0, 0, 0, 0);
+  if (part && tid < 128) {
+    XChunk<Q8> c;
+    c.load(p, xq, nfull * 1024 + chunk_k4(tid));
+    xs[zwin * 128 + chunk_slot4(tid)] = c.value();
+  }
+}
+
+template <int XT, bool Q8 = false, int PF = kG128Pf>
+__global__ void __launch_bounds__(kWarps * 32, 2)
+    decode_m1_g128_kernel(KParams p, QuantX qx) {
+  static_assert(!Q8 || XT == 0, "int8 mode: fp16 operands");
+  using T = typename XType<XT>::T;
+  using W = Win<4>;
+  constexpr int R = PF + 1;  // windows per ring turn
+  extern __shared__ uint4 xs[];
+  const int lane = threadIdx.x & 31;
+  const int64_t r0 = (int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5)) * 2;
+  const int nfull = int(p.K / 1024), nturns = (nfull + R - 1) / R, zwin = nturns * R;
+  const bool part = p.K % 1024 != 0;
+  Cursor cur = cursor_of(p, r0, lane, Q8 ? qx.sx : nullptr);
+
+  W pw;  // the partial window
+  if (part) load_win<4, Q8>(p, rows_of(p, r0), nfull, lane, pw, qx.sx);
+  W buf[R];
+#pragma unroll
+  for (int u = 0; u < R; ++u)  // slots never loaded (K < PF windows) must dequantize to finite
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      buf[u].w[r][0] = make_uint4(0, 0, 0, 0);
+      buf[u].s[r][0] = 0.0f;
+      buf[u].z[r][0] = 0;
+    }
+#pragma unroll
+  for (int u = 0; u < PF; ++u)
+    if (u < nfull) load_win_g128<Q8>(cur, u, buf[u]);
+  stage_x_g128<Q8>(p, nfull, zwin, part, xs, qx.q);
+  __syncthreads();
+
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  uint32_t xa = opaque(smem_u32(xs + lane));
+  const int zw = int(opaque(uint32_t(zwin)));
+  for (int c = 0; c < zwin; c += R) {
+#pragma unroll
+    for (int u = 0; u < R; ++u) {
+      // Never taken, but the compiler cannot know: the branch ends a basic block, which keeps
+      // each window's loads ahead of its work (in one block per turn the compiler, at its
+      // register cap, sank all of a turn's loads to the turn's end to shorten their live
+      // ranges).
+      if (c + u >= zw) break;
+      if (c + u + PF < nfull) load_win_g128<Q8>(cur, u + PF, buf[(u + PF) % R]);
+      window_mma<T, 4, true>(buf[u], xa + u * 2048, acc);
+    }
+    advance(cur, R);
+    xa += R * 2048;
+  }
+  if (part) window_mma<T, 4, true>(pw, smem_u32(xs + zwin * 128 + lane), acc);
+  store_rows(p, r0, lane, acc);
+}
+
+// The same with a persistent grid (2 blocks per SM): X is staged once per block, and each warp
+// takes row pairs pr, pr + warps in the grid, ..., its register ring running on from one pair
+// into the next (the last turn of a pair loads the next pair's first windows), so a pair does
+// not start with a wait for memory. K a multiple of R windows (no zero or partial windows).
+template <int XT, bool Q8 = false, int PF = kG128Pf>
+__global__ void __launch_bounds__(kWarps * 32, 2)
+    decode_m1_g128_persist_kernel(KParams p, QuantX qx) {
+  static_assert(!Q8 || XT == 0, "int8 mode: fp16 operands");
+  using T = typename XType<XT>::T;
+  using W = Win<4>;
+  constexpr int R = PF + 1;
+  extern __shared__ uint4 xs[];
+  const int lane = threadIdx.x & 31;
+  const int nfull = int(p.K / 1024);
+  const int64_t npairs = (p.N + 1) / 2, step = int64_t(gridDim.x) * kWarps;
+  int64_t pr = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
+  const float* sx = Q8 ? qx.sx : nullptr;
+  Cursor cur = cursor_of(p, 2 * min(pr, npairs - 1), lane, sx);
+
+  W buf[R];
+#pragma unroll
+  for (int u = 0; u < R; ++u)
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      buf[u].w[r][0] = make_uint4(0, 0, 0, 0);
+      buf[u].s[r][0] = 0.0f;
+      buf[u].z[r][0] = 0;
+    }
+#pragma unroll
+  for (int u = 0; u < PF; ++u) load_win_g128<Q8>(cur, u, buf[u]);
+  stage_x_g128<Q8>(p, nfull, nfull, false, xs, qx.q);
+  __syncthreads();
+
+  const int zw = int(opaque(uint32_t(nfull)));
+  const uint32_t xbase = opaque(smem_u32(xs + lane));
+  for (; pr < npairs; pr += step) {
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    uint32_t xa = xbase;
+    int c = 0;
+    for (; c + R < nfull; c += R) {
+#pragma unroll
+      for (int u = 0; u < R; ++u) {
+        if (c + u >= zw) break;  // never taken: ends a basic block (see decode_m1_g128_kernel)
+        load_win_g128<Q8>(cur, u + PF, buf[(u + PF) % R]);
+        window_mma<T, 4, true>(buf[u], xa + u * 2048, acc);
+      }
+      advance(cur, R);
+      xa += R * 2048;
+    }
+    // the last turn: its loads after the first are the next pair's windows 0 .. PF - 1
+    const bool more = pr + step < npairs;
+    const Cursor nxt = cursor_of(p, 2 * min(pr + step, npairs - 1), lane, sx);
+#pragma unroll
+    for (int u = 0; u < R; ++u) {
+      if (c + u >= zw) break;
+      if (u == 0)
+        load_win_g128<Q8>(cur, PF, buf[PF]);
+      else if (more)
+        load_win_g128<Q8>(nxt, u - 1, buf[u - 1]);
+      window_mma<T, 4, true>(buf[u], xa + u * 2048, acc);
+    }
+    store_rows(p, 2 * pr, lane, acc);
+    cur = nxt;
+  }
+}
+
+// Shared bytes of decode_m1_g128_kernel for K with PF windows in registers.
+inline int g128_smem_bytes(int64_t K, int PF) {
+  const int R = PF + 1, nfull = int(K / 1024), zwin = (nfull + R - 1) / R * R;
+  return (zwin + (K % 1024 != 0)) * 2048;
+}
+
+// num_sms > 0: the persistent grid of 2 blocks per SM (at most one block per 16 rows).
+template <auto Kernel, int PF = kG128Pf>
+cudaError_t launch_g128(const KParams& p, const QuantX& qx, cudaStream_t s, int num_sms = 0) {
+  const cudaError_t e = opt_in_smem<Kernel>(g128_smem_bytes(kMaxK, PF));
+  if (e != cudaSuccess) return e;
+  const int64_t tiles = (p.N + 2 * kWarps - 1) / (2 * kWarps);
+  const dim3 grid(unsigned(num_sms > 0 ? std::min<int64_t>(tiles, 2 * num_sms) : tiles));
+  Kernel<<<grid, kWarps * 32, g128_smem_bytes(p.K, PF), s>>>(p, qx);
+  return cudaGetLastError();
+}
+
 // Register ring: PF windows in flight beyond the current one (default: 128 bytes of weights
 // per lane either way); MINB: blocks per SM the registers are capped for.
 // Q8: the int8 mode (int4 weights, group_size 128: a quad's segment is one group, so each
@@ -546,7 +807,7 @@ __global__ void __launch_bounds__(kWarps * 32, MINB)
       const int cc = c + u;
       load_win<BITS, Q8>(p, rw, cc + PF, lane, buf[(u + PF) % (PF + 1)], qx.sx);
       if (cc >= nwin) break;
-      window_mma<T, BITS, SA>(buf[u], xs + cc * 128 + lane, acc);
+      window_mma<T, BITS, SA>(buf[u], smem_u32(xs + cc * 128 + lane), acc);
     }
   }
   store_rows(p, r0, lane, acc);
@@ -568,8 +829,18 @@ cudaError_t launch_one(const KParams& p, bool x_vec, cudaStream_t s) {
   return launch_q<Kernel>(p, x_vec, QuantX{nullptr, nullptr, nullptr}, s);
 }
 
+// Int4 weights, groups of 128: the persistent kernel where K is a whole number of ring turns.
+template <int XT, bool Q8>
+cudaError_t launch_g128_any(const KParams& p, const QuantX& qx, int num_sms, cudaStream_t s) {
+  if (p.K % (1024 * (kG128Pf + 1)) == 0 && num_sms > 0)
+    return launch_g128<decode_m1_g128_persist_kernel<XT, Q8>>(p, qx, s, num_sms);
+  return launch_g128<decode_m1_g128_kernel<XT, Q8>>(p, qx, s);
+}
+
 template <int XT, int BITS>
-cudaError_t launch(const KParams& p, bool x_vec, cudaStream_t s) {
+cudaError_t launch(const KParams& p, bool x_vec, int num_sms, cudaStream_t s) {
+  if (BITS == 4 && p.gs == 128 && x_vec)
+    return launch_g128_any<XT, false>(p, QuantX{nullptr, nullptr, nullptr}, num_sms, s);
   if (p.gs % (BITS == 4 ? 128 : 64) == 0)
     return launch_one<decode_m1_kernel<XT, BITS, true>>(p, x_vec, s);
   return launch_one<decode_m1_kernel<XT, BITS, false>>(p, x_vec, s);
@@ -599,25 +870,25 @@ cudaError_t launch_tiles(const KParams& p, bool x_vec, cudaStream_t s) {
 }
 
 template <int XT>
-cudaError_t launch_bits(const KParams& p, bool x_vec, cudaStream_t s) {
-  if (m1::takes(p)) return p.bits == 4 ? m1::launch<XT, 4>(p, x_vec, s) : m1::launch<XT, 8>(p, x_vec, s);
+cudaError_t launch_bits(const KParams& p, bool x_vec, int num_sms, cudaStream_t s) {
+  if (m1::takes(p))
+    return p.bits == 4 ? m1::launch<XT, 4>(p, x_vec, num_sms, s) : m1::launch<XT, 8>(p, x_vec, num_sms, s);
   return launch_tiles<XT>(p, x_vec, s);
 }
 
 }  // namespace
 
-cudaError_t launch_decode_float(const KParams& p, int /*num_sms*/, cudaStream_t s) {
+cudaError_t launch_decode_float(const KParams& p, int num_sms, cudaStream_t s) {
   // fp32 X is converted first
   if ((p.xt != 0 && p.xt != 1) || !decode_shape_ok(p)) return cudaErrorInvalidValue;
   const bool x_vec = (reinterpret_cast<uintptr_t>(p.x) % 16 == 0) && ((p.ldx * 2) % 16 == 0);
-  return p.xt == 1 ? launch_bits<1>(p, x_vec, s) : launch_bits<0>(p, x_vec, s);
+  return p.xt == 1 ? launch_bits<1>(p, x_vec, num_sms, s) : launch_bits<0>(p, x_vec, num_sms, s);
 }
 
-cudaError_t launch_decode_int8(const KParams& p, const QuantX& qx, int /*num_sms*/,
+cudaError_t launch_decode_int8(const KParams& p, const QuantX& qx, int num_sms,
                                cudaStream_t s) {
   if (p.gs != kChunk || p.M > 16 || !decode_shape_ok(p)) return cudaErrorInvalidValue;
-  if (p.bits == 4 && m1::takes(p))
-    return m1::launch_q<m1::decode_m1_kernel<0, 4, true, 4, 2, true>>(p, false, qx, s);
+  if (p.bits == 4 && m1::takes(p)) return m1::launch_g128_any<0, true>(p, qx, num_sms, s);
   return p.bits == 4 ? launch_mt<0, 4, true, true>(p, false, qx, s)
                      : launch_mt<0, 8, true, true>(p, false, qx, s);
 }

@@ -369,6 +369,19 @@ int cmd_check(bool quick) {
     run_case(w, st, true);
     w.M = 3; w.N = 16896; w.K = 8192; w.bits = 4; w.xt = QMM_DTYPE_BF16; w.ldx_pad = 0;
     run_case(w, st, true);
+    // M = 1 with groups of 128 and int4 weights (decode_m1_g128_kernel and its persistent
+    // grid): full windows only (K = 8192, 4096, 28672: persistent), a partial last window
+    // (K = 11008, 10.75 windows of 1024), both modes, no zero points, bf16 / fp32 X, N odd and
+    // not a multiple of the 16 rows per block.
+    Case m{1, 1001, 8192, 128, 4, true, QMM_DTYPE_F16, QMM_DTYPE_F16, QMM_COMPUTE_FLOAT};
+    run_case(m, st, true);
+    m.mode = QMM_COMPUTE_INT8; run_case(m, st, true);  // K = 8192: the persistent grid
+    m.K = 4096; m.N = 70000; m.zp = false; run_case(m, st, true);  // > 2 blocks per SM of rows
+    m.K = 11008; m.N = 1001; m.zp = true; m.mode = QMM_COMPUTE_FLOAT; run_case(m, st, true);
+    m.mode = QMM_COMPUTE_INT8; run_case(m, st, true);
+    m.zp = false; run_case(m, st, true);
+    m.mode = QMM_COMPUTE_FLOAT; m.xt = QMM_DTYPE_BF16; m.N = 4099; run_case(m, st, true);
+    m.K = 28672; m.N = 515; m.xt = QMM_DTYPE_F32; m.zp = true; run_case(m, st, true);
   }
   // K == 0 zeros Y; M == 0 / N == 0 no-ops.
   {
@@ -425,6 +438,14 @@ int cmd_sanitize() {
     for (int mode = 0; mode < 2; ++mode) {
       Case c{mode ? 5 : 16, 200, 32768, 128, bits, bits == 4, mode ? QMM_DTYPE_F16 : dts[bits / 4],
              QMM_DTYPE_F16, mode ? QMM_COMPUTE_INT8 : QMM_COMPUTE_FLOAT};
+      run_case(c, st, false);
+    }
+  // The M = 1 kernel for groups of 128: a partial last window (K = 1280) on an odd N (its
+  // clamped loads on the last row), full windows over a long K, both modes, zp or none.
+  for (int mode = 0; mode < 2; ++mode)
+    for (int64_t K : {1280, 32768}) {
+      Case c{1, K == 1280 ? 37 : 200, K, 128, 4, mode == 0, QMM_DTYPE_F16, QMM_DTYPE_F16,
+             mode ? QMM_COMPUTE_INT8 : QMM_COMPUTE_FLOAT};
       run_case(c, st, false);
     }
   std::printf("SANITIZE CASES: %d run, %d failed\n", st.run, st.failed);
