@@ -3,7 +3,11 @@
 // int4 weights at M = 1) and the M = 1 kernel (namespace m1, further down: one warp per row
 // pair, 512-byte weight reads, X in shared memory; H200, decode_probe, 2026-12-02, same run as
 // the tile kernel: 70B.up W4 M=1 58.7 vs 72.6 us, 70B.down 54.2 vs 70.6, 70B.attn 25.1 vs
-// 28.3; W8 75.6 vs 83.4, 73.5 vs 81.5, 29.8 vs 31.2).
+// 28.3; W8 75.6 vs 83.4, 73.5 vs 81.5, 29.8 vs 31.2), which for int4 weights in groups of 128
+// (both modes) is m1::decode_m1_g128_kernel and its persistent grid (K % 1024 == 0; same
+// probe, 2026-12-02 13:10 UTC, one run: 70B.up / down / attn 41.1 / 42.4 / 19.4 us against the
+// general M = 1 kernel's 58.9 / 55.0 / 23.3 and the non-persistent g128 kernel's 50.6 / 45.7 /
+// 20.3).
 //
 // The tile kernel:
 // Layout read: canonical weights (int8 [N, K], or int4 two per byte, low nibble = even k), fp32
@@ -521,13 +525,14 @@ __device__ __forceinline__ Rows2 rows_of(const KParams& p, int64_t r0) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// M = 1, int4 weights, groups of 128 (the common case; H200, decode_probe, 2026-12-02: ...).
-// The kernel above, rearranged so that a ring turn has no control flow and no per-window
-// address arithmetic (ncu of the kernel above, 70B.up: 174 instructions per warp and window,
-// 0.53 issued per scheduler and cycle):
+// M = 1, int4 weights, groups of 128 (the common case; numbers at the top of the file).
+// The kernel above, rearranged so that a window has no address arithmetic and a ring turn
+// branches only to end basic blocks (ncu of a first version, 70B.up, base clock: 1392
+// instructions per warp for 8 windows, 0.53 issued per scheduler and cycle, long-scoreboard
+// and fixed-latency waits the top stalls):
 // - Cursors: a lane's group in window w is 8 w + lane / 4, so every load of a full window is
-//   pointer + immediate offset from per-lane cursors advanced once per ring turn, predicated
-//   (not branched) on the window being inside K; a skipped load leaves the slot's old values.
+//   pointer + immediate offset from per-lane cursors advanced once per ring turn; loads of
+//   windows past the last full one are skipped (the slot keeps its old values).
 // - The ring turns run whole: windows past the last full one compute their slot's stale
 //   weights against X = 0 (shared memory zeroed up to the whole number of turns; stale scales
 //   are the row's own, finite or not as the row already was; the slots' scales start at 0).
@@ -698,7 +703,8 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
 // The same with a persistent grid (2 blocks per SM): X is staged once per block, and each warp
 // takes row pairs pr, pr + warps in the grid, ..., its register ring running on from one pair
 // into the next (the last turn of a pair loads the next pair's first windows), so a pair does
-// not start with a wait for memory. K a multiple of R windows (no zero or partial windows).
+// not start with a wait for memory. K a multiple of 1024 (no partial window); windows past the
+// last full one up to the turns' end compute against X = 0, as in decode_m1_g128_kernel.
 template <int XT, bool Q8 = false, int PF = kG128Pf>
 __global__ void __launch_bounds__(kWarps * 32, 2)
     decode_m1_g128_persist_kernel(KParams p, QuantX qx) {
@@ -708,7 +714,7 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
   constexpr int R = PF + 1;
   extern __shared__ uint4 xs[];
   const int lane = threadIdx.x & 31;
-  const int nfull = int(p.K / 1024);
+  const int nfull = int(p.K / 1024), zwin = (nfull + R - 1) / R * R;
   const int64_t npairs = (p.N + 1) / 2, step = int64_t(gridDim.x) * kWarps;
   int64_t pr = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
   const float* sx = Q8 ? qx.sx : nullptr;
@@ -724,21 +730,22 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
       buf[u].z[r][0] = 0;
     }
 #pragma unroll
-  for (int u = 0; u < PF; ++u) load_win_g128<Q8>(cur, u, buf[u]);
-  stage_x_g128<Q8>(p, nfull, nfull, false, xs, qx.q);
+  for (int u = 0; u < PF; ++u)
+    if (u < nfull) load_win_g128<Q8>(cur, u, buf[u]);
+  stage_x_g128<Q8>(p, nfull, zwin, false, xs, qx.q);
   __syncthreads();
 
-  const int zw = int(opaque(uint32_t(nfull)));
+  const int zw = int(opaque(uint32_t(zwin)));
   const uint32_t xbase = opaque(smem_u32(xs + lane));
   for (; pr < npairs; pr += step) {
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     uint32_t xa = xbase;
     int c = 0;
-    for (; c + R < nfull; c += R) {
+    for (; c + R < zwin; c += R) {
 #pragma unroll
       for (int u = 0; u < R; ++u) {
         if (c + u >= zw) break;  // never taken: ends a basic block (see decode_m1_g128_kernel)
-        load_win_g128<Q8>(cur, u + PF, buf[(u + PF) % R]);
+        if (c + u + PF < nfull) load_win_g128<Q8>(cur, u + PF, buf[(u + PF) % R]);
         window_mma<T, 4, true>(buf[u], xa + u * 2048, acc);
       }
       advance(cur, R);
@@ -750,10 +757,11 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
 #pragma unroll
     for (int u = 0; u < R; ++u) {
       if (c + u >= zw) break;
-      if (u == 0)
-        load_win_g128<Q8>(cur, PF, buf[PF]);
-      else if (more)
+      if (u == 0) {
+        if (c + PF < nfull) load_win_g128<Q8>(cur, PF, buf[PF]);
+      } else if (more && u - 1 < nfull) {
         load_win_g128<Q8>(nxt, u - 1, buf[u - 1]);
+      }
       window_mma<T, 4, true>(buf[u], xa + u * 2048, acc);
     }
     store_rows(p, 2 * pr, lane, acc);
@@ -829,10 +837,10 @@ cudaError_t launch_one(const KParams& p, bool x_vec, cudaStream_t s) {
   return launch_q<Kernel>(p, x_vec, QuantX{nullptr, nullptr, nullptr}, s);
 }
 
-// Int4 weights, groups of 128: the persistent kernel where K is a whole number of ring turns.
+// Int4 weights, groups of 128: the persistent kernel where K is a whole number of windows.
 template <int XT, bool Q8>
 cudaError_t launch_g128_any(const KParams& p, const QuantX& qx, int num_sms, cudaStream_t s) {
-  if (p.K % (1024 * (kG128Pf + 1)) == 0 && num_sms > 0)
+  if (p.K % 1024 == 0 && num_sms > 0)
     return launch_g128<decode_m1_g128_persist_kernel<XT, Q8>>(p, qx, s, num_sms);
   return launch_g128<decode_m1_g128_kernel<XT, Q8>>(p, qx, s);
 }

@@ -382,6 +382,9 @@ int cmd_check(bool quick) {
     m.zp = false; run_case(m, st, true);
     m.mode = QMM_COMPUTE_FLOAT; m.xt = QMM_DTYPE_BF16; m.N = 4099; run_case(m, st, true);
     m.K = 28672; m.N = 515; m.xt = QMM_DTYPE_F32; m.zp = true; run_case(m, st, true);
+    // persistent with zero windows to the turns' end (14 and 2 windows in turns of 4)
+    m.K = 14336; m.N = 4097; m.xt = QMM_DTYPE_F16; run_case(m, st, true);
+    m.K = 2048; m.mode = QMM_COMPUTE_INT8; run_case(m, st, true);
   }
   // K == 0 zeros Y; M == 0 / N == 0 no-ops.
   {
@@ -440,11 +443,12 @@ int cmd_sanitize() {
              QMM_DTYPE_F16, mode ? QMM_COMPUTE_INT8 : QMM_COMPUTE_FLOAT};
       run_case(c, st, false);
     }
-  // The M = 1 kernel for groups of 128: a partial last window (K = 1280) on an odd N (its
-  // clamped loads on the last row), full windows over a long K, both modes, zp or none.
+  // The M = 1 kernels for groups of 128: a partial last window (K = 1280) on an odd N (its
+  // clamped loads on the last row), full windows over a long K and 5 windows (3 zero windows
+  // in the persistent grid's turns of 4), both modes, zp or none.
   for (int mode = 0; mode < 2; ++mode)
-    for (int64_t K : {1280, 32768}) {
-      Case c{1, K == 1280 ? 37 : 200, K, 128, 4, mode == 0, QMM_DTYPE_F16, QMM_DTYPE_F16,
+    for (int64_t K : {1280, 32768, 5120}) {
+      Case c{1, K == 1280 ? 37 : 200, K, 128, 4, (mode == 0) != (K == 5120), QMM_DTYPE_F16, QMM_DTYPE_F16,
              mode ? QMM_COMPUTE_INT8 : QMM_COMPUTE_FLOAT};
       run_case(c, st, false);
     }
