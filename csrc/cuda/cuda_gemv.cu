@@ -4,7 +4,8 @@
 // pair, 512-byte weight reads, X in shared memory; H200, decode_probe, 2026-12-02, same run as
 // the tile kernel: 70B.up W4 M=1 58.7 vs 72.6 us, 70B.down 54.2 vs 70.6, 70B.attn 25.1 vs
 // 28.3; W8 75.6 vs 83.4, 73.5 vs 81.5, 29.8 vs 31.2), which for int4 weights in groups of 128
-// (both modes) is m1::decode_m1_g128_kernel and its persistent grid (K % 1024 == 0; same
+// (both modes; 8-bit weights too with fp16 X) is m1::decode_m1_g128_kernel and its persistent
+// grid (K % 1024 == 0; same
 // probe, 2026-12-02 13:10 UTC, one run: 70B.up / down / attn 41.1 / 42.4 / 19.4 us against the
 // general M = 1 kernel's 58.9 / 55.0 / 23.3 and the non-persistent g128 kernel's 50.6 / 45.7 /
 // 20.3).
@@ -543,7 +544,11 @@ __device__ __forceinline__ Rows2 rows_of(const KParams& p, int64_t r0) {
 // Windows in registers beyond the current one. H200, decode_probe, one run, 70B.up / down /
 // attn W4 M=1: PF 3 49.1 / 46.0 / 20.8 us, PF 4 53.6 / 47.3 / 22.0; with the weights also
 // prefetched into L2 9 windows ahead (prefetch.global.L2) 51.2 / 50.8 / 22.2 (not kept).
+// 8-bit weights (two 512-byte pieces per row and window, 24 registers per slot): 1 (same probe,
+// persistent grid, 70B.up / down / attn W8 M=1: PF 1 65.9 / 65.2 / 26.8 us, PF 2 65.3 / 66.3 /
+// 27.9, PF 3 78.8 / 81.8 / 31.4; the general M = 1 kernel 74.6 / 72.9 / 30.5).
 constexpr int kG128Pf = 3;
+template <int BITS> constexpr int g128_pf() { return BITS == 4 ? kG128Pf : 1; }
 __device__ const int8_t kZeros[kMaxK / 128] = {};  // zero points of every group when there are none
 
 struct Cursor {
@@ -553,10 +558,12 @@ struct Cursor {
   const float* sx;  // Q8: sx of the row's groups
 };
 
+// Groups per window: 8; a lane's group: lane / 4 (int4), 4 * piece + lane / 8 (int8).
+template <int BITS>
 __device__ __forceinline__ Cursor cursor_of(const KParams& p, int64_t r0, int lane,
                                             const float* sx) {
   Cursor c;
-  const int gl = lane >> 2;  // the lane's group within a window
+  const int gl = BITS == 4 ? lane >> 2 : lane >> 3;  // the lane's group within a window
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     const int64_t n = min(r0 + r, p.N - 1);
@@ -568,34 +575,45 @@ __device__ __forceinline__ Cursor cursor_of(const KParams& p, int64_t r0, int la
   return c;
 }
 
-// Window `u` ahead of the cursor, wholly inside K.
-template <bool Q8>
-__device__ __forceinline__ void load_win_g128(const Cursor& c, int u, Win<4>& b) {
+// Window `u` ahead of the cursor, wholly inside K (Q8: int4 only).
+template <int BITS, bool Q8>
+__device__ __forceinline__ void load_win_g128(const Cursor& c, int u, Win<BITS>& b) {
   const float sxg = Q8 ? __ldg(c.sx + 8 * u) : 1.0f;
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    b.w[r][0] = ldg_stream(c.w[r] + 512 * u);
-    b.s[r][0] = Q8 ? sxg * __ldg(c.s[r] + 8 * u) : __ldg(c.s[r] + 8 * u);
-    b.z[r][0] = int(__ldg(c.z[r] + 8 * u));
-  }
+  for (int pc = 0; pc < Win<BITS>::kPieces; ++pc)
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int g = 8 * u + 4 * pc;
+      b.w[r][pc] = ldg_stream(c.w[r] + 512 * (Win<BITS>::kPieces * u + pc));
+      b.s[r][pc] = Q8 ? sxg * __ldg(c.s[r] + g) : __ldg(c.s[r] + g);
+      b.z[r][pc] = int(__ldg(c.z[r] + g));
+    }
 }
 
+template <int BITS>
 __device__ __forceinline__ void advance(Cursor& c, int windows) {
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    c.w[r] += 512 * windows;
+    c.w[r] += 512 * Win<BITS>::kPieces * windows;
     c.s[r] += 8 * windows;
     c.z[r] += 8 * windows;
   }
   c.sx += 8 * windows;
 }
 
-// X chunk i of the full windows or of the partial one: its k and its shared-memory slot.
-__device__ __forceinline__ int chunk_k4(int i) { return (i >> 7) * 1024 + 32 * ((i >> 2) & 31) + 8 * (i & 3); }
-__device__ __forceinline__ int chunk_slot4(int i) { return ((i >> 7) * 4 + (i & 3)) * 32 + ((i >> 2) & 31); }
+// X chunk i (in k order) of the full windows or of the partial one: its k and its shared-memory
+// slot (the order of stage_x above: chunk q of lane l of window w at (4 w + q) * 32 + l).
+__device__ __forceinline__ int chunk_slot(int i, int q, int l) { return ((i >> 7) * 4 + q) * 32 + l; }
+template <int BITS> __device__ __forceinline__ int chunk_k(int i) {
+  return BITS == 4 ? (i >> 7) * 1024 + 32 * ((i >> 2) & 31) + 8 * (i & 3) : 8 * i;
+}
+template <int BITS> __device__ __forceinline__ int chunk_slot(int i) {
+  return BITS == 4 ? chunk_slot(i, i & 3, (i >> 2) & 31)
+                   : chunk_slot(i, ((i >> 6) & 1) * 2 + (i & 1), (i >> 1) & 31);
+}
 
-// X of one chunk (8 k) in the weights' pair order; zero past K. Q8: the quantized row.
-template <bool Q8>
+// X of one chunk (8 k), for int4 in the weights' pair order; zero past K. Q8: the quantized row.
+template <int BITS, bool Q8>
 struct XChunk {
   uint4 v;
   __device__ __forceinline__ void load(const KParams& p, const int8_t* xq, int k) {
@@ -615,6 +633,7 @@ struct XChunk {
       q4_to_h2(v.x, n);
       q4_to_h2(v.y, n + 2);
     }
+    if (BITS == 8) return make_uint4(n[0], n[1], n[2], n[3]);
     permute_x4(n, o);
     return make_uint4(o[0], o[1], o[2], o[3]);
   }
@@ -622,61 +641,63 @@ struct XChunk {
 
 // Shared X: full windows 0..nfull-1, zeros up to zwin (the turns' end), the partial window at
 // zwin (part). 16-byte aligned X rows (launcher) unless Q8.
-template <bool Q8>
+template <int BITS, bool Q8>
 __device__ __forceinline__ void stage_x_g128(const KParams& p, int nfull, int zwin, bool part,
                                              uint4* xs, const int8_t* xq) {
   constexpr int kB = 4;
   const int n = nfull * 128, tid = threadIdx.x;
   for (int i0 = tid; i0 < n; i0 += kB * kWarps * 32) {
-    XChunk<Q8> c[kB];
+    XChunk<BITS, Q8> c[kB];
 #pragma unroll
     for (int b = 0; b < kB; ++b) {
       const int i = i0 + b * kWarps * 32;
-      c[b].load(p, xq, i < n ? chunk_k4(i) : int(p.K));
+      c[b].load(p, xq, i < n ? chunk_k<BITS>(i) : int(p.K));
     }
 #pragma unroll
     for (int b = 0; b < kB; ++b) {
       const int i = i0 + b * kWarps * 32;
-      if (i < n) xs[chunk_slot4(i)] = c[b].value();
+      if (i < n) xs[chunk_slot<BITS>(i)] = c[b].value();
     }
   }
   for (int i = n + tid; i < zwin * 128; i += kWarps * 32) xs[i] = make_uint4(0, 0, 0, 0);
   if (part && tid < 128) {
-    XChunk<Q8> c;
-    c.load(p, xq, nfull * 1024 + chunk_k4(tid));
-    xs[zwin * 128 + chunk_slot4(tid)] = c.value();
+    XChunk<BITS, Q8> c;
+    c.load(p, xq, nfull * 1024 + chunk_k<BITS>(tid));
+    xs[zwin * 128 + chunk_slot<BITS>(tid)] = c.value();
   }
 }
 
-template <int XT, bool Q8 = false, int PF = kG128Pf>
+template <int XT, int BITS, bool Q8 = false, int PF = g128_pf<BITS>()>
 __global__ void __launch_bounds__(kWarps * 32, 2)
     decode_m1_g128_kernel(KParams p, QuantX qx) {
-  static_assert(!Q8 || XT == 0, "int8 mode: fp16 operands");
+  static_assert(!Q8 || (XT == 0 && BITS == 4), "int8 mode: int4, fp16 operands");
   using T = typename XType<XT>::T;
-  using W = Win<4>;
+  using W = Win<BITS>;
   constexpr int R = PF + 1;  // windows per ring turn
   extern __shared__ uint4 xs[];
   const int lane = threadIdx.x & 31;
   const int64_t r0 = (int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5)) * 2;
   const int nfull = int(p.K / 1024), nturns = (nfull + R - 1) / R, zwin = nturns * R;
   const bool part = p.K % 1024 != 0;
-  Cursor cur = cursor_of(p, r0, lane, Q8 ? qx.sx : nullptr);
+  Cursor cur = cursor_of<BITS>(p, r0, lane, Q8 ? qx.sx : nullptr);
 
   W pw;  // the partial window
-  if (part) load_win<4, Q8>(p, rows_of(p, r0), nfull, lane, pw, qx.sx);
+  if (part) load_win<BITS, Q8>(p, rows_of(p, r0), nfull, lane, pw, qx.sx);
   W buf[R];
 #pragma unroll
   for (int u = 0; u < R; ++u)  // slots never loaded (K < PF windows) must dequantize to finite
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      buf[u].w[r][0] = make_uint4(0, 0, 0, 0);
-      buf[u].s[r][0] = 0.0f;
-      buf[u].z[r][0] = 0;
-    }
+    for (int r = 0; r < 2; ++r)
+#pragma unroll
+      for (int pc = 0; pc < W::kPieces; ++pc) {
+        buf[u].w[r][pc] = make_uint4(0, 0, 0, 0);
+        buf[u].s[r][pc] = 0.0f;
+        buf[u].z[r][pc] = 0;
+      }
 #pragma unroll
   for (int u = 0; u < PF; ++u)
-    if (u < nfull) load_win_g128<Q8>(cur, u, buf[u]);
-  stage_x_g128<Q8>(p, nfull, zwin, part, xs, qx.q);
+    if (u < nfull) load_win_g128<BITS, Q8>(cur, u, buf[u]);
+  stage_x_g128<BITS, Q8>(p, nfull, zwin, part, xs, qx.q);
   __syncthreads();
 
   float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -690,13 +711,13 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
       // register cap, sank all of a turn's loads to the turn's end to shorten their live
       // ranges).
       if (c + u >= zw) break;
-      if (c + u + PF < nfull) load_win_g128<Q8>(cur, u + PF, buf[(u + PF) % R]);
-      window_mma<T, 4, true>(buf[u], xa + u * 2048, acc);
+      if (c + u + PF < nfull) load_win_g128<BITS, Q8>(cur, u + PF, buf[(u + PF) % R]);
+      window_mma<T, BITS, true>(buf[u], xa + u * 2048, acc);
     }
-    advance(cur, R);
+    advance<BITS>(cur, R);
     xa += R * 2048;
   }
-  if (part) window_mma<T, 4, true>(pw, smem_u32(xs + zwin * 128 + lane), acc);
+  if (part) window_mma<T, BITS, true>(pw, smem_u32(xs + zwin * 128 + lane), acc);
   store_rows(p, r0, lane, acc);
 }
 
@@ -705,12 +726,12 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
 // into the next (the last turn of a pair loads the next pair's first windows), so a pair does
 // not start with a wait for memory. K a multiple of 1024 (no partial window); windows past the
 // last full one up to the turns' end compute against X = 0, as in decode_m1_g128_kernel.
-template <int XT, bool Q8 = false, int PF = kG128Pf>
+template <int XT, int BITS, bool Q8 = false, int PF = g128_pf<BITS>()>
 __global__ void __launch_bounds__(kWarps * 32, 2)
     decode_m1_g128_persist_kernel(KParams p, QuantX qx) {
-  static_assert(!Q8 || XT == 0, "int8 mode: fp16 operands");
+  static_assert(!Q8 || (XT == 0 && BITS == 4), "int8 mode: int4, fp16 operands");
   using T = typename XType<XT>::T;
-  using W = Win<4>;
+  using W = Win<BITS>;
   constexpr int R = PF + 1;
   extern __shared__ uint4 xs[];
   const int lane = threadIdx.x & 31;
@@ -718,21 +739,23 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
   const int64_t npairs = (p.N + 1) / 2, step = int64_t(gridDim.x) * kWarps;
   int64_t pr = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
   const float* sx = Q8 ? qx.sx : nullptr;
-  Cursor cur = cursor_of(p, 2 * min(pr, npairs - 1), lane, sx);
+  Cursor cur = cursor_of<BITS>(p, 2 * min(pr, npairs - 1), lane, sx);
 
   W buf[R];
 #pragma unroll
   for (int u = 0; u < R; ++u)
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      buf[u].w[r][0] = make_uint4(0, 0, 0, 0);
-      buf[u].s[r][0] = 0.0f;
-      buf[u].z[r][0] = 0;
-    }
+    for (int r = 0; r < 2; ++r)
+#pragma unroll
+      for (int pc = 0; pc < W::kPieces; ++pc) {
+        buf[u].w[r][pc] = make_uint4(0, 0, 0, 0);
+        buf[u].s[r][pc] = 0.0f;
+        buf[u].z[r][pc] = 0;
+      }
 #pragma unroll
   for (int u = 0; u < PF; ++u)
-    if (u < nfull) load_win_g128<Q8>(cur, u, buf[u]);
-  stage_x_g128<Q8>(p, nfull, zwin, false, xs, qx.q);
+    if (u < nfull) load_win_g128<BITS, Q8>(cur, u, buf[u]);
+  stage_x_g128<BITS, Q8>(p, nfull, zwin, false, xs, qx.q);
   __syncthreads();
 
   const int zw = int(opaque(uint32_t(zwin)));
@@ -745,24 +768,24 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
 #pragma unroll
       for (int u = 0; u < R; ++u) {
         if (c + u >= zw) break;  // never taken: ends a basic block (see decode_m1_g128_kernel)
-        if (c + u + PF < nfull) load_win_g128<Q8>(cur, u + PF, buf[(u + PF) % R]);
-        window_mma<T, 4, true>(buf[u], xa + u * 2048, acc);
+        if (c + u + PF < nfull) load_win_g128<BITS, Q8>(cur, u + PF, buf[(u + PF) % R]);
+        window_mma<T, BITS, true>(buf[u], xa + u * 2048, acc);
       }
-      advance(cur, R);
+      advance<BITS>(cur, R);
       xa += R * 2048;
     }
     // the last turn: its loads after the first are the next pair's windows 0 .. PF - 1
     const bool more = pr + step < npairs;
-    const Cursor nxt = cursor_of(p, 2 * min(pr + step, npairs - 1), lane, sx);
+    const Cursor nxt = cursor_of<BITS>(p, 2 * min(pr + step, npairs - 1), lane, sx);
 #pragma unroll
     for (int u = 0; u < R; ++u) {
       if (c + u >= zw) break;
       if (u == 0) {
-        if (c + PF < nfull) load_win_g128<Q8>(cur, PF, buf[PF]);
+        if (c + PF < nfull) load_win_g128<BITS, Q8>(cur, PF, buf[PF]);
       } else if (more && u - 1 < nfull) {
-        load_win_g128<Q8>(nxt, u - 1, buf[u - 1]);
+        load_win_g128<BITS, Q8>(nxt, u - 1, buf[u - 1]);
       }
-      window_mma<T, 4, true>(buf[u], xa + u * 2048, acc);
+      window_mma<T, BITS, true>(buf[u], xa + u * 2048, acc);
     }
     store_rows(p, 2 * pr, lane, acc);
     cur = nxt;
@@ -837,18 +860,21 @@ cudaError_t launch_one(const KParams& p, bool x_vec, cudaStream_t s) {
   return launch_q<Kernel>(p, x_vec, QuantX{nullptr, nullptr, nullptr}, s);
 }
 
-// Int4 weights, groups of 128: the persistent kernel where K is a whole number of windows.
-template <int XT, bool Q8>
+// Groups of 128: the persistent kernel where K is a whole number of windows.
+template <int XT, int BITS, bool Q8>
 cudaError_t launch_g128_any(const KParams& p, const QuantX& qx, int num_sms, cudaStream_t s) {
+  constexpr int PF = g128_pf<BITS>();
   if (p.K % 1024 == 0 && num_sms > 0)
-    return launch_g128<decode_m1_g128_persist_kernel<XT, Q8>>(p, qx, s, num_sms);
-  return launch_g128<decode_m1_g128_kernel<XT, Q8>>(p, qx, s);
+    return launch_g128<decode_m1_g128_persist_kernel<XT, BITS, Q8>, PF>(p, qx, s, num_sms);
+  return launch_g128<decode_m1_g128_kernel<XT, BITS, Q8>, PF>(p, qx, s);
 }
 
 template <int XT, int BITS>
 cudaError_t launch(const KParams& p, bool x_vec, int num_sms, cudaStream_t s) {
-  if (BITS == 4 && p.gs == 128 && x_vec)
-    return launch_g128_any<XT, false>(p, QuantX{nullptr, nullptr, nullptr}, num_sms, s);
+  // (8-bit weights with bf16 X: the bf16 int8 dequantization (through fp32) spills registers
+  // in the persistent kernel's loop; that case keeps the general kernel)
+  if (p.gs == 128 && x_vec && (BITS == 4 || XT == 0))
+    return launch_g128_any<XT, BITS, false>(p, QuantX{nullptr, nullptr, nullptr}, num_sms, s);
   if (p.gs % (BITS == 4 ? 128 : 64) == 0)
     return launch_one<decode_m1_kernel<XT, BITS, true>>(p, x_vec, s);
   return launch_one<decode_m1_kernel<XT, BITS, false>>(p, x_vec, s);
@@ -896,7 +922,7 @@ cudaError_t launch_decode_float(const KParams& p, int num_sms, cudaStream_t s) {
 cudaError_t launch_decode_int8(const KParams& p, const QuantX& qx, int num_sms,
                                cudaStream_t s) {
   if (p.gs != kChunk || p.M > 16 || !decode_shape_ok(p)) return cudaErrorInvalidValue;
-  if (p.bits == 4 && m1::takes(p)) return m1::launch_g128_any<0, true>(p, qx, num_sms, s);
+  if (p.bits == 4 && m1::takes(p)) return m1::launch_g128_any<0, 4, true>(p, qx, num_sms, s);
   return p.bits == 4 ? launch_mt<0, 4, true, true>(p, false, qx, s)
                      : launch_mt<0, 8, true, true>(p, false, qx, s);
 }

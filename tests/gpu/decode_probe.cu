@@ -207,14 +207,24 @@ int main(int argc, char** argv) {
             const QuantX nq{nullptr, nullptr, nullptr};
             variant("m1 general kernel (before g128)", m1::launch_one<m1::decode_m1_kernel<0, 4, true>>);
             variant("g128 PF3 (not persistent)", [&](const KParams& q, bool, cudaStream_t st) {
-              return m1::launch_g128<m1::decode_m1_g128_kernel<0, false, 3>, 3>(q, nq, st);
+              return m1::launch_g128<m1::decode_m1_g128_kernel<0, 4, false, 3>, 3>(q, nq, st);
             });
             if (K % 4096 == 0)
               variant("g128 persistent PF3", [&](const KParams& q, bool, cudaStream_t st) {
-                return m1::launch_g128<m1::decode_m1_g128_persist_kernel<0, false, 3>, 3>(q, nq, st, 132);
+                return m1::launch_g128<m1::decode_m1_g128_persist_kernel<0, 4, false, 3>, 3>(q, nq, st, 132);
               });
             variant("g128 PF4", [&](const KParams& q, bool, cudaStream_t st) {
-              return m1::launch_g128<m1::decode_m1_g128_kernel<0, false, 4>, 4>(q, nq, st);
+              return m1::launch_g128<m1::decode_m1_g128_kernel<0, 4, false, 4>, 4>(q, nq, st);
+            });
+          }
+          if (bits == 8) {
+            const QuantX nq{nullptr, nullptr, nullptr};
+            variant("m1 general kernel W8 (before g128)", m1::launch_one<m1::decode_m1_kernel<0, 8, true>>);
+            variant("g128 W8 persistent PF1", [&](const KParams& q, bool, cudaStream_t st) {
+              return m1::launch_g128<m1::decode_m1_g128_persist_kernel<0, 8, false, 1>, 1>(q, nq, st, 132);
+            });
+            variant("g128 W8 persistent PF3", [&](const KParams& q, bool, cudaStream_t st) {
+              return m1::launch_g128<m1::decode_m1_g128_persist_kernel<0, 8, false, 3>, 3>(q, nq, st, 132);
             });
           }
           report("tile kernel M=1 (before)", tm.median_us([&](int i) {

@@ -385,6 +385,12 @@ int cmd_check(bool quick) {
     // persistent with zero windows to the turns' end (14 and 2 windows in turns of 4)
     m.K = 14336; m.N = 4097; m.xt = QMM_DTYPE_F16; run_case(m, st, true);
     m.K = 2048; m.mode = QMM_COMPUTE_INT8; run_case(m, st, true);
+    // 8-bit weights (fp16 X: the g128 kernels, two pieces per window): persistent with and
+    // without zero windows, a partial window; bf16 X (the general M = 1 kernel)
+    m.mode = QMM_COMPUTE_FLOAT; m.bits = 8; m.K = 8192; m.N = 1001; run_case(m, st, true);
+    m.K = 14336; m.zp = false; run_case(m, st, true);
+    m.K = 11008; run_case(m, st, true);
+    m.K = 8192; m.xt = QMM_DTYPE_BF16; m.zp = true; run_case(m, st, true);
   }
   // K == 0 zeros Y; M == 0 / N == 0 no-ops.
   {
@@ -446,6 +452,11 @@ int cmd_sanitize() {
   // The M = 1 kernels for groups of 128: a partial last window (K = 1280) on an odd N (its
   // clamped loads on the last row), full windows over a long K and 5 windows (3 zero windows
   // in the persistent grid's turns of 4), both modes, zp or none.
+  {  // 8-bit weights, fp16 X: the g128 kernels, a partial window and the persistent grid
+    Case c{1, 37, 1280, 128, 8, true, QMM_DTYPE_F16, QMM_DTYPE_F16, QMM_COMPUTE_FLOAT};
+    run_case(c, st, false);
+    c.K = 5120; c.N = 200; c.zp = false; run_case(c, st, false);
+  }
   for (int mode = 0; mode < 2; ++mode)
     for (int64_t K : {1280, 32768, 5120}) {
       Case c{1, K == 1280 ? 37 : 200, K, 128, 4, (mode == 0) != (K == 5120), QMM_DTYPE_F16, QMM_DTYPE_F16,
