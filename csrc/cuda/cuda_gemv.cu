@@ -393,20 +393,14 @@ template <int BITS> __device__ __forceinline__ int64_t chunk_k(int64_t w, int q,
 
 // Stages X into xs (see above): thread i copies the 16-byte chunks i, i + 256, ... in k order
 // (coalesced) to their lane-order slots, zero past K.
-// Q8: X is the int8 mode's quantized row q (natural order), converted to exact fp16.
-template <int BITS, bool Q8 = false>
-__device__ __forceinline__ void stage_x(const KParams& p, bool x_vec, int nwin, uint4* xs,
-                                        const int8_t* xq = nullptr) {
+template <int BITS>
+__device__ __forceinline__ void stage_x(const KParams& p, bool x_vec, int nwin, uint4* xs) {
   for (int i = threadIdx.x; i < nwin * 128; i += kWarps * 32) {
     const int w = i >> 7, q = BITS == 4 ? i & 3 : ((i >> 6) & 1) * 2 + (i & 1);
     const int l = BITS == 4 ? (i >> 2) & 31 : (i >> 1) & 31;
     const int64_t k = chunk_k<BITS>(w, q, l);
     uint32_t v[4] = {0, 0, 0, 0};
-    if (Q8 && k < p.K) {
-      const uint2 u = __ldg(reinterpret_cast<const uint2*>(xq + k));  // k % 8 == 0
-      q4_to_h2(u.x, v);
-      q4_to_h2(u.y, v + 2);
-    } else if (k < p.K) {
+    if (k < p.K) {
       const uint16_t* src = static_cast<const uint16_t*>(p.x) + k;
       if (x_vec) {
         const uint4 u = __ldg(reinterpret_cast<const uint4*>(src));
@@ -667,6 +661,30 @@ __device__ __forceinline__ void stage_x_g128(const KParams& p, int nfull, int zw
   }
 }
 
+// The ring's start, for both kernels below: every slot zeroed (a slot never loaded, when K
+// has fewer than PF windows, must still dequantize to finite values: garbage zero points made
+// NaN biases), windows 0 .. PF - 1 loaded, X staged, the block synchronized.
+template <int BITS, bool Q8, int PF, int R>
+__device__ __forceinline__ void ring_start(const KParams& p, const Cursor& cur, int nfull, int zwin,
+                                           bool part, uint4* xs, const QuantX& qx,
+                                           Win<BITS> (&buf)[R]) {
+#pragma unroll
+  for (int u = 0; u < R; ++u)
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+#pragma unroll
+      for (int pc = 0; pc < Win<BITS>::kPieces; ++pc) {
+        buf[u].w[r][pc] = make_uint4(0, 0, 0, 0);
+        buf[u].s[r][pc] = 0.0f;
+        buf[u].z[r][pc] = 0;
+      }
+#pragma unroll
+  for (int u = 0; u < PF; ++u)
+    if (u < nfull) load_win_g128<BITS, Q8>(cur, u, buf[u]);
+  stage_x_g128<BITS, Q8>(p, nfull, zwin, part, xs, qx.q);
+  __syncthreads();
+}
+
 template <int XT, int BITS, bool Q8 = false, int PF = g128_pf<BITS>()>
 __global__ void __launch_bounds__(kWarps * 32, 2)
     decode_m1_g128_kernel(KParams p, QuantX qx) {
@@ -684,21 +702,7 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
   W pw;  // the partial window
   if (part) load_win<BITS, Q8>(p, rows_of(p, r0), nfull, lane, pw, qx.sx);
   W buf[R];
-#pragma unroll
-  for (int u = 0; u < R; ++u)  // slots never loaded (K < PF windows) must dequantize to finite
-#pragma unroll
-    for (int r = 0; r < 2; ++r)
-#pragma unroll
-      for (int pc = 0; pc < W::kPieces; ++pc) {
-        buf[u].w[r][pc] = make_uint4(0, 0, 0, 0);
-        buf[u].s[r][pc] = 0.0f;
-        buf[u].z[r][pc] = 0;
-      }
-#pragma unroll
-  for (int u = 0; u < PF; ++u)
-    if (u < nfull) load_win_g128<BITS, Q8>(cur, u, buf[u]);
-  stage_x_g128<BITS, Q8>(p, nfull, zwin, part, xs, qx.q);
-  __syncthreads();
+  ring_start<BITS, Q8, PF>(p, cur, nfull, zwin, part, xs, qx, buf);
 
   float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
   uint32_t xa = opaque(smem_u32(xs + lane));
@@ -742,21 +746,7 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
   Cursor cur = cursor_of<BITS>(p, 2 * min(pr, npairs - 1), lane, sx);
 
   W buf[R];
-#pragma unroll
-  for (int u = 0; u < R; ++u)
-#pragma unroll
-    for (int r = 0; r < 2; ++r)
-#pragma unroll
-      for (int pc = 0; pc < W::kPieces; ++pc) {
-        buf[u].w[r][pc] = make_uint4(0, 0, 0, 0);
-        buf[u].s[r][pc] = 0.0f;
-        buf[u].z[r][pc] = 0;
-      }
-#pragma unroll
-  for (int u = 0; u < PF; ++u)
-    if (u < nfull) load_win_g128<BITS, Q8>(cur, u, buf[u]);
-  stage_x_g128<BITS, Q8>(p, nfull, zwin, false, xs, qx.q);
-  __syncthreads();
+  ring_start<BITS, Q8, PF>(p, cur, nfull, zwin, false, xs, qx, buf);
 
   const int zw = int(opaque(uint32_t(zwin)));
   const uint32_t xbase = opaque(smem_u32(xs + lane));
@@ -810,13 +800,11 @@ cudaError_t launch_g128(const KParams& p, const QuantX& qx, cudaStream_t s, int 
 }
 
 // Register ring: PF windows in flight beyond the current one (default: 128 bytes of weights
-// per lane either way); MINB: blocks per SM the registers are capped for.
-// Q8: the int8 mode (int4 weights, group_size 128: a quad's segment is one group, so each
-// diagonal element is an exact integer group sum): X = qx.q as exact fp16, scales times qx.sx.
-template <int XT, int BITS, bool SA, int PF = (BITS == 4 ? 4 : 2), int MINB = 2, bool Q8 = false>
+// per lane either way); MINB: blocks per SM the registers are capped for. (The int8 mode at
+// M = 1, int4 weights in groups of 128, runs the g128 kernels above.)
+template <int XT, int BITS, bool SA, int PF = (BITS == 4 ? 4 : 2), int MINB = 2>
 __global__ void __launch_bounds__(kWarps * 32, MINB)
     decode_m1_kernel(KParams p, bool x_vec, QuantX qx) {
-  static_assert(!Q8 || (SA && XT == 0 && BITS == 4), "int8 mode: int4, fp16 operands, SA");
   using T = typename XType<XT>::T;
   using W = Win<BITS>;
   extern __shared__ uint4 xs[];
@@ -827,8 +815,8 @@ __global__ void __launch_bounds__(kWarps * 32, MINB)
 
   W buf[PF + 1];
 #pragma unroll
-  for (int u = 0; u < PF; ++u) load_win<BITS, Q8>(p, rw, u, lane, buf[u], qx.sx);
-  stage_x<BITS, Q8>(p, x_vec, nwin, xs, qx.q);  // its loads go out behind the weights'
+  for (int u = 0; u < PF; ++u) load_win<BITS>(p, rw, u, lane, buf[u]);
+  stage_x<BITS>(p, x_vec, nwin, xs);  // its loads go out behind the weights'
   __syncthreads();
 
   float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -836,7 +824,7 @@ __global__ void __launch_bounds__(kWarps * 32, MINB)
 #pragma unroll
     for (int u = 0; u <= PF; ++u) {
       const int cc = c + u;
-      load_win<BITS, Q8>(p, rw, cc + PF, lane, buf[(u + PF) % (PF + 1)], qx.sx);
+      load_win<BITS>(p, rw, cc + PF, lane, buf[(u + PF) % (PF + 1)]);
       if (cc >= nwin) break;
       window_mma<T, BITS, SA>(buf[u], smem_u32(xs + cc * 128 + lane), acc);
     }
