@@ -791,7 +791,10 @@ inline int g128_smem_bytes(int64_t K, int PF) {
 // num_sms > 0: the persistent grid of 2 blocks per SM (at most one block per 16 rows).
 template <auto Kernel, int PF = kG128Pf>
 cudaError_t launch_g128(const KParams& p, const QuantX& qx, cudaStream_t s, int num_sms = 0) {
-  const cudaError_t e = opt_in_smem<Kernel>(g128_smem_bytes(kMaxK, PF));
+  // at least what any K <= kMaxK takes: full windows rounded up to whole turns, plus a partial
+  // one (K = kMaxK - 128: 47 full windows, 48 with the zero ones, 49 with the partial one, more
+  // than g128_smem_bytes(kMaxK), which has no partial window: such K failed to launch before)
+  const cudaError_t e = opt_in_smem<Kernel>((int(kMaxK / 1024) + PF + 2) * 2048);
   if (e != cudaSuccess) return e;
   const int64_t tiles = (p.N + 2 * kWarps - 1) / (2 * kWarps);
   const dim3 grid(unsigned(num_sms > 0 ? std::min<int64_t>(tiles, 2 * num_sms) : tiles));

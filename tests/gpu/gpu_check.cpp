@@ -385,6 +385,9 @@ int cmd_check(bool quick) {
     // persistent with zero windows to the turns' end (14 and 2 windows in turns of 4)
     m.K = 14336; m.N = 4097; m.xt = QMM_DTYPE_F16; run_case(m, st, true);
     m.K = 2048; m.mode = QMM_COMPUTE_INT8; run_case(m, st, true);
+    // K just below the M = 1 kernels' limit with a partial window: the most shared memory
+    m.K = 49024; m.N = 300; run_case(m, st, true);
+    m.mode = QMM_COMPUTE_FLOAT; run_case(m, st, true);
     // 8-bit weights (fp16 X: the g128 kernels, two pieces per window): persistent with and
     // without zero windows, a partial window; bf16 X (the general M = 1 kernel)
     m.mode = QMM_COMPUTE_FLOAT; m.bits = 8; m.K = 8192; m.N = 1001; run_case(m, st, true);
