@@ -202,17 +202,16 @@ int main(int argc, char** argv) {
               CK(launch(p, true, 0));
             }, 30), bytes);
           };
-          if (bits == 4)
-          {
+          // (132: the H200's SMs, for the persistent grids)
+          if (bits == 4) {
             const QuantX nq{nullptr, nullptr, nullptr};
             variant("m1 general kernel (before g128)", m1::launch_one<m1::decode_m1_kernel<0, 4, true>>);
             variant("g128 PF3 (not persistent)", [&](const KParams& q, bool, cudaStream_t st) {
               return m1::launch_g128<m1::decode_m1_g128_kernel<0, 4, false, 3>, 3>(q, nq, st);
             });
-            if (K % 4096 == 0)
-              variant("g128 persistent PF3", [&](const KParams& q, bool, cudaStream_t st) {
-                return m1::launch_g128<m1::decode_m1_g128_persist_kernel<0, 4, false, 3>, 3>(q, nq, st, 132);
-              });
+            variant("g128 persistent PF3", [&](const KParams& q, bool, cudaStream_t st) {
+              return m1::launch_g128<m1::decode_m1_g128_persist_kernel<0, 4, false, 3>, 3>(q, nq, st, 132);
+            });
             variant("g128 PF4", [&](const KParams& q, bool, cudaStream_t st) {
               return m1::launch_g128<m1::decode_m1_g128_kernel<0, 4, false, 4>, 4>(q, nq, st);
             });
