@@ -276,14 +276,13 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
     }
     const bool f32 = p.x_dtype == QMM_DTYPE_F32;
     const bool decode = p.M <= 16 && cuda::decode_shape_ok(k);
-    if (!f32 && decode) {  // reads fp16/bf16 X in place, any alignment
-      e = cuda::launch_decode_float(k, sms, stream);
-      return e == cudaSuccess ? QMM_OK : cuda_fail(e, "decode kernel launch");
-    }
-    if (!f32 && aligned16(p.x) && (size_t(p.ldx) * 2) % 16 == 0) {
-      // Split-K partial sums for shapes with few tiles (none needed otherwise; under capture
-      // without a large enough cached workspace the kernel runs unsplit).
-      const size_t need = cuda::gemm_float_workspace(k, sms);
+    if (!f32 && (decode || (aligned16(p.x) && (size_t(p.ldx) * 2) % 16 == 0))) {
+      // decode: reads fp16/bf16 X in place, any alignment. Partial sums of the split shapes
+      // (the M = 2..16 decode kernel's tiles shared between blocks, the GEMM's split K): none
+      // needed otherwise; under capture without a large enough cached workspace the kernel
+      // runs unsplit.
+      const size_t need = decode ? cuda::decode_float_workspace(k, sms)
+                                 : cuda::gemm_float_workspace(k, sms);
       void* ws = nullptr;
       std::unique_lock<std::mutex> lock(workspace_cache().mu, std::defer_lock);
       if (need) {
@@ -291,8 +290,9 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
         qmm_status st = get_workspace(dev, stream, need, &ws, /*optional=*/true);
         if (st != QMM_OK) return st;
       }
-      e = cuda::launch_gemm_float(k, sms, ws, ws ? need : 0, stream);
-      return e == cudaSuccess ? QMM_OK : cuda_fail(e, "gemm kernel launch");
+      e = decode ? cuda::launch_decode_float(k, sms, ws, ws ? need : 0, stream)
+                 : cuda::launch_gemm_float(k, sms, ws, ws ? need : 0, stream);
+      return e == cudaSuccess ? QMM_OK : cuda_fail(e, decode ? "decode kernel launch" : "gemm kernel launch");
     }
     // fp32 X (whose finite values may lie beyond fp16's range) or unaligned fp16/bf16 X:
     // a dense fp16 copy scaled per row by a power of two (launch_convert_x_f16), then the
@@ -301,22 +301,23 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
     void* ws = nullptr;
     const size_t xbytes = round256(size_t(p.M) * size_t(p.K) * 2);
     const size_t rbytes = round256(size_t(p.M) * 4);
-    size_t split = decode ? 0 : cuda::gemm_float_workspace(k, sms);
-    // The split-K partials are optional (as on the aligned path): under capture without room
-    // for them the GEMM runs unsplit; the X copy is not.
+    KParams k2 = k;
+    k2.x = nullptr;  // the dense fp16 copy (16-byte aligned rows when K % 8 == 0)
+    k2.ldx = p.K;
+    k2.xt = 0;
+    size_t split = decode ? cuda::decode_float_workspace(k2, sms) : cuda::gemm_float_workspace(k, sms);
+    // The partial sums are optional (as on the aligned path): under capture without room for
+    // them the kernel runs unsplit; the X copy is not.
     const qmm_status st = get_workspace_split(dev, stream, xbytes + rbytes, &split, &ws);
     if (st != QMM_OK) return st;
     float* rs = reinterpret_cast<float*>(static_cast<char*>(ws) + xbytes);
     if ((e = cuda::launch_convert_x_f16(k, ws, rs, stream)) != cudaSuccess)
       return cuda_fail(e, "convert kernel launch");
-    KParams k2 = k;
     k2.x = ws;
-    k2.ldx = p.K;
-    k2.xt = 0;
     k2.row_scale = rs;
-    e = decode ? cuda::launch_decode_float(k2, sms, stream)
-               : cuda::launch_gemm_float(k2, sms, static_cast<char*>(ws) + xbytes + rbytes, split,
-                                         stream);
+    void* part = split ? static_cast<char*>(ws) + xbytes + rbytes : nullptr;
+    e = decode ? cuda::launch_decode_float(k2, sms, part, split, stream)
+               : cuda::launch_gemm_float(k2, sms, part, split, stream);
     return e == cudaSuccess ? QMM_OK : cuda_fail(e, "kernel launch");
   }
 

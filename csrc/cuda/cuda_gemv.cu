@@ -49,6 +49,8 @@
 // epilogue adds sx[m, g] * scale[n, g] * sum per group (fp32, fixed order). H200, qmm_bench,
 // 2026-12-01: W4 70B.up M=1 81.4 us (the 16x32-tile int8 GEMM it replaces: 213 us), M=16
 // 103 us (217 us); 70B.down M=1 78.8 us (318 us); W8 M=1 84-85 us (174 / 311 us).
+#include <algorithm>
+
 #include "cuda/cuda_common.cuh"
 #include "cuda/cuda_kernels.h"
 
@@ -874,6 +876,394 @@ cudaError_t launch(const KParams& p, bool x_vec, int num_sms, cudaStream_t s) {
 
 }  // namespace m1
 
+// ---------------------------------------------------------------------------------------------
+// M = 2..16, float mode, fp16/bf16 X with 16-byte aligned rows: the stream-K kernel.
+// The tile kernel above reads the whole of X once per 16 weight rows (from L2: at M = 16 four
+// times the bytes of the weights); here the 8 warps of a block work on 8 x 16 x NT different
+// weight rows of the same 128-k chunk, so a chunk of X (8 MT rows x 128 k) is copied once per
+// block into shared memory (cp.async, a ring of PF + 1 chunks, in lane order: each 16-byte read
+// of a warp is 512 contiguous bytes) and read by every warp. The mma operands are the tile
+// kernel's (A = 16 weight rows, B = X^T, MT tiles of 8 rows of X), as are the weight loads
+// (registers, PF chunks in flight).
+// Work: units (row tile of RB = 128 NT rows, 128-k chunk), tile-major; block b of G takes the
+// contiguous units [b U / G, (b + 1) U / G) (stream-K: every block the same number of chunks
+// +- 1, for any N and K). A tile wholly inside one block's range is stored to Y directly;
+// otherwise each block's part of it is written as fp32 partial sums (slot 2 b for the block's
+// first tile, 2 b + 1 for its last) and sk_reduce adds the parts of the tile in block order
+// (deterministic for a given G). Without the workspace (a capture that cannot allocate it)
+// G = the number of tiles: one tile per block, no partial sums.
+namespace sk {
+
+struct Plan {
+  int64_t T, C, U;  // row tiles, chunks per row, units
+  int64_t G;        // blocks
+};
+__host__ __device__ __forceinline__ int64_t unit_begin(const Plan& pl, int64_t b) {
+  return b * pl.U / pl.G;
+}
+// The block whose range holds unit u.
+__host__ __device__ __forceinline__ int64_t block_of(const Plan& pl, int64_t u) {
+  return ((u + 1) * pl.G + pl.U - 1) / pl.U - 1;
+}
+
+template <int BITS, int NT>
+struct WSlot {
+  WRaw<BITS> w[NT][2];
+  float s[NT][2];
+  int z[NT][2];
+};
+
+// The weight rows of one tile for a lane: row bases (64-bit) and scale offsets (N * groups
+// < 2^31), rows past N clamped to N - 1 (read, never stored).
+template <int NT>
+struct TileRows {
+  const uint8_t* w[NT][2];
+  int32_t s[NT][2];
+};
+
+template <int NT>
+__device__ __forceinline__ void tile_rows(const KParams& p, int64_t tile, int warp, int lane,
+                                          TileRows<NT>& tr) {
+  constexpr int RB = kWarps * 16 * NT;
+  const int g = lane >> 2;
+#pragma unroll
+  for (int j = 0; j < NT; ++j)
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int64_t n = min(tile * RB + warp * 16 * NT + 16 * j + 8 * r + g, p.N - 1);
+      tr.w[j][r] = p.w + n * p.row_bytes;
+      tr.s[j][r] = int32_t(n * p.groups);
+    }
+}
+
+// Chunk c's weights, scales and zero points of the lane's rows; lanes past K read a valid
+// address (the last 32 k) with scale 0 (their X is 0).
+template <int BITS, int NT>
+__device__ __forceinline__ void load_unit(const KParams& p, const TileRows<NT>& tr, int c, int t,
+                                          uint32_t gmul, WSlot<BITS, NT>& sl) {
+  const int k0 = c * kChunk + 32 * t;
+  const bool kok = k0 < int(p.K);
+  const int kc = kok ? k0 : int(p.K) - 32;
+  const uint32_t grp = __umulhi(uint32_t(kc >> 5) << 1, gmul);
+#pragma unroll
+  for (int j = 0; j < NT; ++j)
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const uint8_t* src = tr.w[j][r] + (BITS == 4 ? kc / 2 : kc);
+      sl.w[j][r].v[0] = ldg_stream(src);
+      if (BITS == 8) sl.w[j][r].v[BITS == 8 ? 1 : 0] = ldg_stream(src + 16);
+      const float s = __ldg(p.scales + tr.s[j][r] + grp);
+      sl.s[j][r] = kok ? s : 0.0f;
+      sl.z[j][r] = p.zp ? int(__ldg(p.zp + tr.s[j][r] + grp)) : 0;
+    }
+}
+
+// Y (full tile) or the block's partial-sum slot: acc[j][mt][e] is D[g + 8 (e / 2)][2 t + e % 2]
+// of the warp's tile j and X tile mt.
+template <int MT, int NT>
+__device__ __forceinline__ void store_unit(const KParams& p, int64_t tile, bool full,
+                                           float* slot, int warp, int lane,
+                                           const float (&acc)[NT][MT][4]) {
+  constexpr int RB = kWarps * 16 * NT;
+  const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+  for (int j = 0; j < NT; ++j)
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int nl = warp * 16 * NT + 16 * j + g + 8 * (e >> 1);
+        const int m = 8 * mt + 2 * t + (e & 1);
+        if (m >= p.M) continue;
+        const float v = acc[j][mt][e];
+        if (full) {
+          const int64_t n = tile * RB + nl;
+          if (n < p.N)
+            store_y(p.y, m * p.ldy + n, p.yt, p.row_scale ? v * p.row_scale[m] : v);
+        } else {
+          slot[m * RB + nl] = v;
+        }
+      }
+}
+
+// The tile position of a block's compute: tile, chunk c, the chunk c0 the block started the
+// tile at, and whether it is the block's first tile (partial-sum slot 2 b; else 2 b + 1).
+struct Seg {
+  int64_t tile;
+  int c, c0;
+  bool first;
+};
+
+// One chunk's mma of a warp: X from shared memory at xa (the lane's pieces, chunk order,
+// PERM: still to be put in int4's pair order), the weights of `sl`, the chunk sums added to acc.
+template <class T, int BITS, bool SA, int MT, int NT, bool PERM>
+__device__ __forceinline__ void unit_mma(const WSlot<BITS, NT>& sl, uint32_t xa,
+                                         float (&acc)[NT][MT][4]) {
+  uint32_t xb[MT][16];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+      const uint4 x4 = lds128(xa + uint32_t((mt * 4 + q) * 32 * 16));
+      uint32_t n4[4] = {x4.x, x4.y, x4.z, x4.w};
+      if (PERM) {
+        permute_x4(n4, xb[mt] + 4 * q);
+      } else {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) xb[mt][4 * q + i] = n4[i];
+      }
+    }
+#pragma unroll
+  for (int j = 0; j < NT; ++j) {
+    Deq<T> d0, d1;
+    d0.init(sl.s[j][0], sl.z[j][0]);
+    d1.init(sl.s[j][1], sl.z[j][1]);
+    uint32_t a0[16], a1[16];
+    dequant32<T, BITS, !SA>(sl.w[j][0], d0, a0);
+    dequant32<T, BITS, !SA>(sl.w[j][1], d1, a1);
+    float pt[MT][2][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int q = 0; q < 2; ++q)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) pt[mt][q][e] = 0.0f;
+#pragma unroll
+    for (int s = 0; s < 8; ++s) {
+      const uint32_t a[4] = {a0[2 * s], a1[2 * s], a0[2 * s + 1], a1[2 * s + 1]};
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        const uint32_t bb[2] = {xb[mt][2 * s], xb[mt][2 * s + 1]};
+        mma16816<T>(pt[mt][s & 1], a, bb);
+      }
+    }
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+      if (SA) {
+        acc[j][mt][0] += sl.s[j][0] * (pt[mt][0][0] + pt[mt][1][0]);
+        acc[j][mt][1] += sl.s[j][0] * (pt[mt][0][1] + pt[mt][1][1]);
+        acc[j][mt][2] += sl.s[j][1] * (pt[mt][0][2] + pt[mt][1][2]);
+        acc[j][mt][3] += sl.s[j][1] * (pt[mt][0][3] + pt[mt][1][3]);
+      } else {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[j][mt][e] += pt[mt][0][e] + pt[mt][1][e];
+      }
+    }
+  }
+}
+
+// After a chunk: where the tile ends (or the block's range does, `last`), its sums go to Y or
+// to the block's partial-sum slot and acc restarts.
+template <int MT, int NT>
+__device__ __forceinline__ void seg_step(const KParams& p, Seg& sg, int C, bool last, float* part,
+                                         int64_t b, int warp, int lane, float (&acc)[NT][MT][4]) {
+  constexpr int RB = kWarps * 16 * NT;
+  if (++sg.c == C || last) {
+    const bool full = sg.c0 == 0 && sg.c == C;
+    float* slot = part + (2 * b + (sg.first ? 0 : 1)) * p.M * RB;
+    store_unit<MT, NT>(p, sg.tile, full, slot, warp, lane, acc);
+#pragma unroll
+    for (int j = 0; j < NT; ++j)
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[j][mt][e] = 0.0f;
+    if (sg.c == C) {
+      sg.c = 0;
+      ++sg.tile;
+    }
+    sg.c0 = sg.c;
+    sg.first = false;
+  }
+}
+
+// SA: group_size % 128 == 0 (the scale on each chunk's sums), else folded into the weights.
+// XR: X copied through registers (one 16-byte piece per thread in flight, stored one chunk
+// later) so that int4's pair order is made once per block instead of once per warp; else
+// cp.async and the permutation after each read.
+template <int XT, int BITS, bool SA, int MT, int NT, int PF, bool XR = false,
+          int MINB = (NT == 1 ? 2 : 1)>
+__global__ void __launch_bounds__(kWarps * 32, MINB)
+    decode_sk_kernel(KParams p, Plan pl, float* part) {
+  static_assert(!XR || PF >= 2, "XR: a chunk's X is stored PF - 1 chunks ahead");
+  using T = typename XType<XT>::T;
+  constexpr int R = PF + 1;       // X stages = register slots
+  constexpr int XC = MT * 128;    // 16-byte X pieces per chunk
+  __shared__ uint4 xs[R][XC];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, t = lane & 3;
+  const int64_t b = blockIdx.x;
+  const int64_t u0 = unit_begin(pl, b), u1 = unit_begin(pl, b + 1);
+  const int C = int(pl.C);
+  const uint32_t gq = uint32_t(p.gs >> 5);
+  const uint32_t gmul = uint32_t(((uint64_t(1) << 31) + gq - 1) / gq);
+
+  // X copy: thread i < XC copies the 16 bytes (row m = i / 16, k 8 (i % 16)) of each chunk to
+  // its lane-order place (piece q = i % 4 of lane 4 (m % 8) + (i % 16) / 4, X tile m / 8).
+  const int xi = threadIdx.x;
+  const int xm = xi >> 4, xj = xi & 15;
+  const bool xrow = xi < XC && xm < p.M;
+  const uint16_t* xsrc = static_cast<const uint16_t*>(p.x) + (xrow ? xm * p.ldx : 0) + 8 * xj;
+  const int xdst = ((xm >> 3) * 4 + (xj & 3)) * 32 + 4 * (xm & 7) + (xj >> 2);
+  auto stage = [&](int c, int slot) {
+    if (xi < XC) {
+      const bool ok = xrow && c * kChunk + 8 * xj < p.K;
+      cp_async16(&xs[slot][xdst], ok ? xsrc + int64_t(c) * kChunk : xsrc, ok);
+    }
+    cp_async_commit();
+  };
+  auto xload = [&](int c) {
+    const bool ok = xi < XC && xrow && c * kChunk + 8 * xj < p.K;
+    return ok ? __ldg(reinterpret_cast<const uint4*>(xsrc + int64_t(c) * kChunk))
+              : make_uint4(0, 0, 0, 0);
+  };
+  auto xstore = [&](uint4 x, int slot) {
+    if (xi >= XC) return;
+    if (BITS == 4) {
+      const uint32_t n4[4] = {x.x, x.y, x.z, x.w};
+      uint32_t o[4];
+      permute_x4(n4, o);
+      x = make_uint4(o[0], o[1], o[2], o[3]);
+    }
+    xs[slot][xdst] = x;
+  };
+  uint4 xr = make_uint4(0, 0, 0, 0);  // XR: the piece in flight
+
+  // Positions: compute (tile, c), weight loads PF units ahead (ltile, lc), X copies PF ahead.
+  int64_t tile = u0 / C;
+  int c = int(u0 - tile * C);
+  int64_t ltile = tile;
+  int lc = c;
+  TileRows<NT> tr;
+  tile_rows<NT>(p, ltile, warp, lane, tr);
+  WSlot<BITS, NT> buf[R];
+#pragma unroll
+  for (int v = 0; v < PF; ++v) {
+    if (u0 + v < u1) {
+      load_unit<BITS, NT>(p, tr, lc, t, gmul, buf[v]);
+      if (XR)
+        xstore(xload(lc), v);
+      else
+        stage(lc, v);
+    } else if (!XR) {
+      cp_async_commit();
+    }
+    if (++lc == C) {
+      lc = 0;
+      tile_rows<NT>(p, ++ltile, warp, lane, tr);
+    }
+  }
+
+  float acc[NT][MT][4];
+#pragma unroll
+  for (int j = 0; j < NT; ++j)
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[j][mt][e] = 0.0f;
+  Seg sg{tile, c, c, true};
+  const uint32_t xbase = smem_u32(&xs[0][lane]);
+
+  for (int64_t u = u0; u < u1; u += R) {
+#pragma unroll
+    for (int v = 0; v < R; ++v) {
+      const int64_t uu = u + v;
+      if (uu >= u1) break;
+      if (!XR) cp_async_wait<PF - 1>();
+      __syncthreads();  // chunk uu's X is in; every warp is done with slot (v + PF) % R
+      if (XR && uu > u0 && uu + PF - 1 < u1) xstore(xr, (v + PF - 1) % R);
+      if (uu + PF < u1) {
+        load_unit<BITS, NT>(p, tr, lc, t, gmul, buf[(v + PF) % R]);
+        if (XR)
+          xr = xload(lc);
+        else
+          stage(lc, (v + PF) % R);
+        if (++lc == C) {
+          lc = 0;
+          tile_rows<NT>(p, ++ltile, warp, lane, tr);
+        }
+      } else if (!XR) {
+        cp_async_commit();
+      }
+      unit_mma<T, BITS, SA, MT, NT, BITS == 4 && !XR>(buf[v], xbase + uint32_t(v * XC * 16), acc);
+      seg_step<MT, NT>(p, sg, C, uu + 1 == u1, part, b, warp, lane, acc);
+    }
+  }
+  if (!XR) cp_async_wait<0>();
+}
+
+
+// Y of the tiles split between blocks: the parts added in block order.
+__global__ void sk_reduce(KParams p, Plan pl, int RB, const float* part) {
+  const int64_t total = p.M * p.N;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t m = i / p.N, n = i - m * p.N;
+    const int64_t tile = n / RB, nl = n - tile * RB;
+    const int64_t blo = block_of(pl, tile * pl.C), bhi = block_of(pl, tile * pl.C + pl.C - 1);
+    if (blo == bhi) continue;  // stored by its block
+    float v = 0.0f;
+    for (int64_t b = blo; b <= bhi; ++b) {
+      const bool first = unit_begin(pl, b) / pl.C == tile;
+      v += part[((2 * b + (first ? 0 : 1)) * p.M + m) * RB + nl];
+    }
+    store_y(p.y, m * p.ldy + n, p.yt, p.row_scale ? v * p.row_scale[m] : v);
+  }
+}
+
+// NT: 16-row tiles per warp (1: 2 blocks per SM, 2: one); PF: chunks in flight beyond the
+// current one.
+constexpr int kNT = 1;
+template <int BITS> constexpr int sk_pf() { return BITS == 4 ? 3 : 2; }
+constexpr int blocks_per_sm(int nt) { return nt == 1 ? 2 : 1; }
+
+// split: the stream-K grid of one block per SM slot (at least one per tile); else one block
+// per tile (no partial sums).
+inline Plan plan(const KParams& p, int num_sms, int nt, bool split, int minb = 0) {
+  if (minb == 0) minb = blocks_per_sm(nt);
+  Plan pl;
+  pl.T = (p.N + kWarps * 16 * nt - 1) / (kWarps * 16 * nt);
+  pl.C = (p.K + kChunk - 1) / kChunk;
+  pl.U = pl.T * pl.C;
+  pl.G = split ? std::max(pl.T, std::min<int64_t>(pl.U, int64_t(minb) * num_sms))
+               : pl.T;
+  return pl;
+}
+
+inline bool takes(const KParams& p, bool x_vec) { return p.M >= 2 && x_vec; }
+
+// Bytes of partial sums the split plan wants (0: it splits no tile).
+inline size_t workspace(const KParams& p, int num_sms, int nt = kNT, int minb = 0) {
+  const Plan pl = plan(p, num_sms, nt, true, minb);
+  return pl.G == pl.T ? 0 : size_t(2 * pl.G) * size_t(p.M) * size_t(kWarps * 16 * nt) * 4;
+}
+
+template <int XT, int BITS, bool SA, int MT, int NT = kNT, int PF = sk_pf<BITS>(),
+          bool XR = false, int MINB = blocks_per_sm(NT)>
+cudaError_t launch_mt(const KParams& p, int num_sms, void* ws, size_t ws_bytes, cudaStream_t s) {
+  const size_t need = workspace(p, num_sms, NT, MINB);
+  const bool split = need > 0 && ws && ws_bytes >= need;
+  const Plan pl = plan(p, num_sms, NT, split, MINB);
+  decode_sk_kernel<XT, BITS, SA, MT, NT, PF, XR, MINB>
+      <<<unsigned(pl.G), kWarps * 32, 0, s>>>(p, pl, static_cast<float*>(ws));
+  if (!split) return cudaGetLastError();
+  const int64_t total = p.M * p.N;
+  sk_reduce<<<unsigned(std::min<int64_t>((total + 255) / 256, 4 * num_sms)), 256, 0, s>>>(
+      p, pl, kWarps * 16 * NT, static_cast<const float*>(ws));
+  return cudaGetLastError();
+}
+
+template <int XT, int BITS>
+cudaError_t launch(const KParams& p, int num_sms, void* ws, size_t ws_bytes, cudaStream_t s) {
+  const bool sa = p.gs % kChunk == 0;
+  if (p.M <= 8)
+    return sa ? launch_mt<XT, BITS, true, 1>(p, num_sms, ws, ws_bytes, s)
+              : launch_mt<XT, BITS, false, 1>(p, num_sms, ws, ws_bytes, s);
+  return sa ? launch_mt<XT, BITS, true, 2>(p, num_sms, ws, ws_bytes, s)
+            : launch_mt<XT, BITS, false, 2>(p, num_sms, ws, ws_bytes, s);
+}
+
+}  // namespace sk
+
 template <int XT, int BITS, bool SA, bool Q8>
 cudaError_t launch_mt(const KParams& p, bool x_vec, const QuantX& qx, cudaStream_t s) {
   const dim3 grid(unsigned((p.N + 15) / 16));
@@ -896,19 +1286,34 @@ cudaError_t launch_tiles(const KParams& p, bool x_vec, cudaStream_t s) {
 }
 
 template <int XT>
-cudaError_t launch_bits(const KParams& p, bool x_vec, int num_sms, cudaStream_t s) {
+cudaError_t launch_bits(const KParams& p, bool x_vec, int num_sms, void* ws, size_t ws_bytes,
+                        cudaStream_t s) {
   if (m1::takes(p))
     return p.bits == 4 ? m1::launch<XT, 4>(p, x_vec, num_sms, s) : m1::launch<XT, 8>(p, x_vec, num_sms, s);
+  if (sk::takes(p, x_vec))
+    return p.bits == 4 ? sk::launch<XT, 4>(p, num_sms, ws, ws_bytes, s)
+                       : sk::launch<XT, 8>(p, num_sms, ws, ws_bytes, s);
   return launch_tiles<XT>(p, x_vec, s);
+}
+
+bool x_vec_of(const KParams& p) {
+  return (reinterpret_cast<uintptr_t>(p.x) % 16 == 0) && ((p.ldx * 2) % 16 == 0);
 }
 
 }  // namespace
 
-cudaError_t launch_decode_float(const KParams& p, int num_sms, cudaStream_t s) {
+size_t decode_float_workspace(const KParams& p, int num_sms) {
+  if (m1::takes(p) || !sk::takes(p, x_vec_of(p)) || !decode_shape_ok(p)) return 0;
+  return sk::workspace(p, num_sms);
+}
+
+cudaError_t launch_decode_float(const KParams& p, int num_sms, void* ws, size_t ws_bytes,
+                                cudaStream_t s) {
   // fp32 X is converted first
   if ((p.xt != 0 && p.xt != 1) || !decode_shape_ok(p)) return cudaErrorInvalidValue;
-  const bool x_vec = (reinterpret_cast<uintptr_t>(p.x) % 16 == 0) && ((p.ldx * 2) % 16 == 0);
-  return p.xt == 1 ? launch_bits<1>(p, x_vec, num_sms, s) : launch_bits<0>(p, x_vec, num_sms, s);
+  const bool x_vec = x_vec_of(p);
+  return p.xt == 1 ? launch_bits<1>(p, x_vec, num_sms, ws, ws_bytes, s)
+                   : launch_bits<0>(p, x_vec, num_sms, ws, ws_bytes, s);
 }
 
 cudaError_t launch_decode_int8(const KParams& p, const QuantX& qx, int num_sms,

@@ -43,8 +43,11 @@ inline bool decode_shape_ok(const KParams& p) {
 }
 
 // float mode, M <= 16, group_size % 32 == 0, w 16-byte aligned, X fp16 or bf16, and
-// decode_shape_ok (cuda_gemv.cu).
-cudaError_t launch_decode_float(const KParams& p, int num_sms, cudaStream_t s);
+// decode_shape_ok (cuda_gemv.cu). `ws` (may be null): decode_float_workspace(p, num_sms) bytes
+// for the partial sums of the M = 2..16 stream-K kernel; with less it runs one tile per block.
+size_t decode_float_workspace(const KParams& p, int num_sms);
+cudaError_t launch_decode_float(const KParams& p, int num_sms, void* ws, size_t ws_bytes,
+                                cudaStream_t s);
 
 // int8 mode, M <= 16, group_size == 128, decode_shape_ok, w 16-byte aligned, qx.q in natural
 // order (quantized with permute4 = false) (cuda_gemv.cu).

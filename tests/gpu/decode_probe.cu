@@ -8,12 +8,14 @@
 //   decode  the library's decode kernel (launch_decode_float, compiled in from cuda_gemv.cu),
 //           fp16 X, groups of 128 with zero points, M = 1 (also 4 and 16 with `decode`), and
 //           for 70B.attn also on one weight copy (no rotation)
-// Modes: no argument = everything; `decode` = the decode rows only; `ncu` = one decode shape
-// (70B.up W4 M=1) for a profiler. Build and run on the GPU machine:
+// Modes: no argument = everything; `decode` = the decode rows only; `m16` = the decode rows of
+// M = 4 and 16 only (the stream-K kernel's variants beside the tile kernel); `ncu` = one decode
+// shape (70B.up W4 M=1) for a profiler. Build and run on the GPU machine:
 //   nvcc -O3 -std=c++17 -arch=sm_90a -Icsrc -Icsrc/include tests/gpu/decode_probe.cu \
 //     -o /tmp/decode_probe && /tmp/decode_probe [decode|ncu]
 // Findings (H200, 2026-12-02) are in tests/gpu/README.md.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -97,6 +99,12 @@ __global__ void fill_scales(float* s, int64_t n) {
     s[i] = 1e-3f * float(1 + (i * 7919) % 13);
 }
 
+// A stream-K kernel variant: NT 16-row tiles per warp, PF chunks in flight.
+template <int NT, int PF, bool XR = false, int MINB = 2> struct SkCfg {
+  static constexpr int nt = NT, pf = PF, minb = MINB;
+  static constexpr bool xr = XR;
+};
+
 }  // namespace probe
 
 using namespace probe;
@@ -105,7 +113,11 @@ using namespace probe;
 // the decode rows (M = 1, 4, 16), after the SM clock under load.
 int main(int argc, char** argv) {
   const bool ncu_only = argc > 1 && std::string(argv[1]) == "ncu";
-  const bool decode_only = argc > 1 && std::string(argv[1]) == "decode";
+  const bool m16_only = argc > 1 && std::string(argv[1]) == "m16";
+  const bool decode_only = (argc > 1 && std::string(argv[1]) == "decode") || m16_only;
+  void* ws = nullptr;  // partial sums of the stream-K kernel (M = 2..16)
+  const size_t ws_bytes = size_t(64) << 20;
+  CK(cudaMalloc(&ws, ws_bytes));
   Timer tm;
   unsigned* sink;
   CK(cudaMalloc(&sink, 4));
@@ -133,8 +145,12 @@ int main(int argc, char** argv) {
     const char* name;
   };
   const Shape shapes[] = {{28672, 8192, "70B.up"}, {8192, 28672, "70B.down"}, {8192, 8192, "70B.attn"}};
+  // QMM_PROBE_SHAPE / QMM_PROBE_M: only that shape / that M (e.g. for a profiler)
+  const char* only_shape = std::getenv("QMM_PROBE_SHAPE");
+  const int only_m = std::getenv("QMM_PROBE_M") ? std::atoi(std::getenv("QMM_PROBE_M")) : 0;
   for (const Shape& sh : shapes) {
     if (ncu_only && sh.N != 28672) continue;
+    if (only_shape && std::string(only_shape) != sh.name) continue;
     const int64_t N = sh.N, K = sh.K, gs = 128, G = K / gs;
     for (int bits : {4, 8}) {
       if (ncu_only && bits != 4) continue;
@@ -184,13 +200,15 @@ int main(int argc, char** argv) {
       KParams p = kparams(x, 0, nullptr, nullptr, nullptr, y, 0, 1, N, K, gs, bits);
       for (int M : {1, 4, 16}) {
         if (ncu_only && M != 1) continue;
+        if (m16_only && M == 1) continue;
+        if (only_m && M != only_m) continue;
         if (!decode_only && M != 1) continue;
         p.M = M;
         auto dec = [&](int c) {
           p.w = w[c];
           p.scales = s[c];
           p.zp = z[c];
-          CK(launch_decode_float(p, 132, 0));
+          CK(launch_decode_float(p, 132, ws, ws_bytes, 0));
         };
         char label[64];
         if (M == 1) {  // an M = 1 kernel variant and the tile kernel it replaced, same weights
@@ -232,6 +250,62 @@ int main(int argc, char** argv) {
             p.zp = z[i % copies];
             CK(launch_tiles<0>(p, true, 0));
           }, 30), bytes);
+        }
+        if (M > 1) {  // the stream-K kernel's variants and the tile kernel, same weights
+          // each variant's Y on weight copy 0 against the tile kernel's (relative L2 difference)
+          std::vector<uint16_t> yref, ycur;
+          auto y_of = [&](auto launch, std::vector<uint16_t>& out) {
+            p.w = w[0];
+            p.scales = s[0];
+            p.zp = z[0];
+            CK(cudaMemset(y, 0xff, 16 * N * 2));
+            CK(launch(p));
+            CK(cudaDeviceSynchronize());
+            out.resize(size_t(M) * N);
+            CK(cudaMemcpy(out.data(), y, out.size() * 2, cudaMemcpyDeviceToHost));
+          };
+          y_of([&](const KParams& q) { return launch_tiles<0>(q, true, 0); }, yref);
+          auto variant = [&](const char* name, auto launch) {
+            std::snprintf(label, sizeof label, "%s M=%d", name, M);
+            y_of(launch, ycur);
+            double num = 0, den = 0;
+            for (size_t i = 0; i < yref.size(); ++i) {
+              const double a = __half2float(__ushort_as_half(ycur[i]));
+              const double r = __half2float(__ushort_as_half(yref[i]));
+              num += (a - r) * (a - r);
+              den += r * r;
+            }
+            const double rel = std::sqrt(num / (den > 0 ? den : 1.0));
+            report(label, tm.median_us([&](int i) {
+              p.w = w[i % copies];
+              p.scales = s[i % copies];
+              p.zp = z[i % copies];
+              CK(launch(p));
+            }, 30), bytes + (M - 1) * (K + N) * 2.0);
+            std::printf("%-9s    rel diff vs tile kernel %.2e%s\n", "", rel, rel < 1e-3 ? "" : "  MISMATCH");
+          };
+          auto sk_variant = [&](const char* name, auto tag, bool split) {
+            constexpr int NT = decltype(tag)::nt, PF = decltype(tag)::pf;
+            constexpr bool XR = decltype(tag)::xr;
+            constexpr int MINB = decltype(tag)::minb;
+            void* wsp = split ? ws : nullptr;
+            variant(name, [&](const KParams& q) {
+              if (bits == 4)
+                return q.M <= 8 ? sk::launch_mt<0, 4, true, 1, NT, PF, XR, MINB>(q, 132, wsp, ws_bytes, 0)
+                                : sk::launch_mt<0, 4, true, 2, NT, PF, XR, MINB>(q, 132, wsp, ws_bytes, 0);
+              return q.M <= 8 ? sk::launch_mt<0, 8, true, 1, NT, PF, XR, MINB>(q, 132, wsp, ws_bytes, 0)
+                              : sk::launch_mt<0, 8, true, 2, NT, PF, XR, MINB>(q, 132, wsp, ws_bytes, 0);
+            });
+          };
+          variant("tile kernel (before)", [&](const KParams& q) { return launch_tiles<0>(q, true, 0); });
+          if (bits == 4) {
+            sk_variant("stream-K PF3 XR", SkCfg<1, 3, true>{}, true);
+            sk_variant("stream-K PF2 XR", SkCfg<1, 2, true>{}, true);
+            sk_variant("stream-K PF2 cp.async X", SkCfg<1, 2, false>{}, true);
+          } else {
+            sk_variant("stream-K PF2 XR", SkCfg<1, 2, true>{}, true);
+            sk_variant("stream-K PF2 cp.async X", SkCfg<1, 2, false>{}, true);
+          }
         }
         std::snprintf(label, sizeof label, "decode (library) M=%d, DRAM", M);
         report(label, tm.median_us([&](int i) { dec(i % copies); }, 30),

@@ -136,7 +136,7 @@ cudaError_t lib(const KParams& p, bool split = true) {
 // The kernel the wgmma one is measured against: the decode kernel for M <= 16, else the
 // mma.sync GEMM.
 cudaError_t ref_kernel(const KParams& p) {
-  return p.M <= 16 ? launch_decode_float(p, 132, 0) : old_gemm(p);
+  return p.M <= 16 ? launch_decode_float(p, 132, nullptr, 0, 0) : old_gemm(p);
 }
 
 int check() {

@@ -369,6 +369,20 @@ int cmd_check(bool quick) {
     run_case(w, st, true);
     w.M = 3; w.N = 16896; w.K = 8192; w.bits = 4; w.xt = QMM_DTYPE_BF16; w.ldx_pad = 0;
     run_case(w, st, true);
+    // The stream-K kernel (M = 2..16, float mode, 16-byte aligned X): block ranges that start
+    // and end inside row tiles at many places (K = 28672: 224 chunks per tile, 12 tiles over
+    // 264 blocks; K = 4096 / 12288: a few chunks per block), groups of 64 (scale folded in),
+    // 8-bit weights, bf16 X, fp32 X (the converted copy with row scales), N past the last
+    // 128-row tile.
+    Case k{5, 1500, 28672, 128, 4, true, QMM_DTYPE_F16, QMM_DTYPE_F16, QMM_COMPUTE_FLOAT};
+    run_case(k, st, true);
+    k.bits = 8; k.M = 16; k.N = 700; k.xt = QMM_DTYPE_BF16; run_case(k, st, true);
+    k.M = 8; k.N = 4096; k.K = 4096; k.bits = 4; k.xt = QMM_DTYPE_F16; k.zp = false;
+    run_case(k, st, true);
+    k.M = 11; k.N = 1100; k.K = 12288; k.gs = 64; k.zp = true; k.xt = QMM_DTYPE_F32;
+    run_case(k, st, true);
+    k.M = 2; k.N = 9000; k.K = 2048; k.gs = 128; k.bits = 8; k.xt = QMM_DTYPE_F16;
+    k.yt = QMM_DTYPE_BF16; run_case(k, st, true);
     // M = 1 with groups of 128 and int4 weights (decode_m1_g128_kernel and its persistent
     // grid): full windows only (K = 8192, 4096, 28672: persistent), a partial last window
     // (K = 11008, 10.75 windows of 1024), both modes, no zero points, bf16 / fp32 X, N odd and
@@ -481,10 +495,12 @@ int cmd_graph() {
     std::vector<uint8_t> hw(N * K / 2);
     for (auto& v : hw) v = uint8_t(r());
     std::vector<float> hs(N * (K / 128), 0.02f);
-    void *dx, *dw, *ds, *dy1, *dy2, *dy3, *dy4;
+    void *dx, *dw, *ds, *dy1, *dy2, *dy3, *dy4, *dy5, *dy6;
+    const int64_t MD = 16;  // a decode M above 1: the stream-K kernel and its partial sums
     CK(cudaMalloc(&dx, hx.size() * 2)); CK(cudaMalloc(&dw, hw.size()));
     CK(cudaMalloc(&ds, hs.size() * 4)); CK(cudaMalloc(&dy1, M * N * 4)); CK(cudaMalloc(&dy2, M * N * 4));
     CK(cudaMalloc(&dy3, N * 4)); CK(cudaMalloc(&dy4, N * 4));
+    CK(cudaMalloc(&dy5, MD * N * 4)); CK(cudaMalloc(&dy6, MD * N * 4));
     CK(cudaMemcpy(dx, hx.data(), hx.size() * 2, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(dw, hw.data(), hw.size(), cudaMemcpyHostToDevice));
     CK(cudaMemcpy(ds, hs.data(), hs.size() * 4, cudaMemcpyHostToDevice));
@@ -498,11 +514,14 @@ int cmd_graph() {
     qmm_options_init(&o);
     o.compute = mode ? QMM_COMPUTE_INT8 : QMM_COMPUTE_FLOAT;
     o.cuda_stream = s;
-    // One call outside capture (grows the workspace), then capture M=64 and M=1 calls.
+    // One call outside capture (grows the workspace), then capture M=64, M=1 and M=16 calls.
     if (qmm_matmul(&p, &o) != QMM_OK) { std::printf("FAIL graph warm: %s\n", qmm_last_error()); failed++; }
     p.M = 1; p.y = dy4;
     if (qmm_matmul(&p, &o) != QMM_OK) { std::printf("FAIL graph warm: %s\n", qmm_last_error()); failed++; }
+    p.M = MD; p.y = dy6;
+    if (qmm_matmul(&p, &o) != QMM_OK) { std::printf("FAIL graph warm: %s\n", qmm_last_error()); failed++; }
     p.M = M;
+    CK(cudaMemset(dy5, 0xff, MD * N * 4));
     CK(cudaStreamSynchronize(s));
     CK(cudaMemset(dy3, 0xff, N * 4));
     CK(cudaMemset(dy2, 0xff, M * N * 4));
@@ -512,6 +531,8 @@ int cmd_graph() {
     qmm_status st1 = qmm_matmul(&p, &o);
     p.M = 1; p.y = dy3;
     qmm_status st2 = qmm_matmul(&p, &o);
+    p.M = MD; p.y = dy5;
+    if (qmm_matmul(&p, &o) != QMM_OK) st2 = QMM_CUDA_ERROR;
     p.M = M;
     CK(cudaStreamEndCapture(s, &g));
     cudaGraphExec_t ge;
@@ -524,16 +545,21 @@ int cmd_graph() {
     std::vector<float> c1(N), c2(N);
     CK(cudaMemcpy(c1.data(), dy3, N * 4, cudaMemcpyDeviceToHost));
     CK(cudaMemcpy(c2.data(), dy4, N * 4, cudaMemcpyDeviceToHost));
+    std::vector<float> d1(MD * N), d2(MD * N);
+    CK(cudaMemcpy(d1.data(), dy5, MD * N * 4, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(d2.data(), dy6, MD * N * 4, cudaMemcpyDeviceToHost));
     const bool same = std::memcmp(a.data(), b.data(), a.size() * 4) == 0 &&
-                      std::memcmp(c1.data(), c2.data(), N * 4) == 0;
+                      std::memcmp(c1.data(), c2.data(), N * 4) == 0 &&
+                      std::memcmp(d1.data(), d2.data(), MD * N * 4) == 0;
     const bool ok = st1 == QMM_OK && st2 == QMM_OK && same;
     std::printf("%s graph capture (%s mode): statuses %d %d, replay bit-identical=%d\n",
                 ok ? "ok  " : "FAIL", mode ? "int8" : "float", int(st1), int(st2), int(same));
     if (!ok) failed++;
     if (mode == 0) {
       // Cold capture: a fresh stream has no cached workspace, so the float GEMM cannot split
-      // over K there (the warm call above did); it must still capture and run, unsplit (the
-      // summation order differs from the split direct call: compared within 1e-5).
+      // over K there (the warm call above did), nor the M = 16 decode kernel share tiles
+      // between blocks; both must still capture and run, unsplit (the summation order differs
+      // from the split direct calls: compared within 1e-5).
       cudaStream_t s2;
       CK(cudaStreamCreateWithFlags(&s2, cudaStreamNonBlocking));
       o.cuda_stream = s2;
@@ -541,17 +567,26 @@ int cmd_graph() {
       cudaGraph_t g2;
       CK(cudaStreamBeginCapture(s2, cudaStreamCaptureModeGlobal));
       p.y = dy2;
-      const qmm_status st3 = qmm_matmul(&p, &o);
+      qmm_status st3 = qmm_matmul(&p, &o);
+      CK(cudaMemset(dy5, 0xff, MD * N * 4));
+      p.M = MD; p.y = dy5;
+      if (qmm_matmul(&p, &o) != QMM_OK) st3 = QMM_CUDA_ERROR;
+      p.M = M;
       CK(cudaStreamEndCapture(s2, &g2));
       cudaGraphExec_t ge2;
       CK(cudaGraphInstantiate(&ge2, g2, 0));
       CK(cudaGraphLaunch(ge2, s2));
       CK(cudaStreamSynchronize(s2));
       CK(cudaMemcpy(b.data(), dy2, M * N * 4, cudaMemcpyDeviceToHost));
+      CK(cudaMemcpy(d1.data(), dy5, MD * N * 4, cudaMemcpyDeviceToHost));
       double num = 0, den = 0;
       for (int64_t i = 0; i < M * N; ++i) {
         num += double(a[i] - b[i]) * (a[i] - b[i]);
         den += double(a[i]) * a[i];
+      }
+      for (int64_t i = 0; i < MD * N; ++i) {
+        num += double(d1[i] - d2[i]) * (d1[i] - d2[i]);
+        den += double(d2[i]) * d2[i];
       }
       const double rel = std::sqrt(num / (den > 0 ? den : 1));
       const bool ok2 = st3 == QMM_OK && rel < 1e-5;  // NaN poison left anywhere fails too
@@ -562,6 +597,7 @@ int cmd_graph() {
     }
     cudaGraphExecDestroy(ge); cudaGraphDestroy(g); cudaStreamDestroy(s);
     cudaFree(dx); cudaFree(dw); cudaFree(ds); cudaFree(dy1); cudaFree(dy2); cudaFree(dy3); cudaFree(dy4);
+    cudaFree(dy5); cudaFree(dy6);
   }
   std::printf("GRAPH SUMMARY: %d failed\n", failed);
   return failed ? 1 : 0;
