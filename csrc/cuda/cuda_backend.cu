@@ -4,7 +4,8 @@
 // Dispatch (every device problem is accepted; supports() never declines):
 //   K == 0                          -> cudaMemset2DAsync(Y)
 //   float, gs % 32 == 0, w aligned  -> M <= 16 (and the decode kernels' index range):
-//                                        cuda_gemv.cu (bandwidth kernel)
+//                                        cuda_gemv.cu (bandwidth kernels; M = 2..16 with
+//                                        aligned X: stream-K, partial sums in the workspace)
 //                                      otherwise: sm_90a build on a 9.0 device:
 //                                        cuda_gemm_sm90.cu (wgmma, K split when tiles are few),
 //                                      else cuda_gemm.cu (mma.m16n8k16); fp32 or unaligned X
@@ -17,14 +18,16 @@
 //
 // Workspace: the int8 mode (quantized X: M*K + 8*M*groups bytes; M*K*2 + 4*M*groups + the
 // split-K partials on the Hopper path), the fp32/unaligned X of the
-// float GEMM (M*K*2 bytes) and the split-K partial sums of the sm90 GEMM (splits*M*N*4 bytes,
-// only for shapes with fewer tiles than SMs) need scratch memory. It is cached per (device,
+// float GEMM (M*K*2 bytes), the split-K partial sums of the sm90 GEMM (splits*M*N*4 bytes,
+// only for shapes with fewer tiles than SMs) and of the M = 2..16 decode kernel (2 * blocks *
+// M * 128 * 4 bytes, blocks = 2 per SM, where a 128-row tile is shared between blocks) need
+// scratch memory. It is cached per (device,
 // stream) and grown geometrically with cudaMalloc outside of stream capture (after
 // synchronizing that stream so the old buffer is idle; a buffer once handed to a capture is
 // kept alive until exit instead of freed, since its graph may still be replayed). A call
 // needing more than the cached size while its stream is being captured fails with
-// QMM_CUDA_ERROR (run one call of the largest shape before capturing), except the split-K
-// partials, without which the GEMM runs unsplit. Graphs and direct calls on one stream share
+// QMM_CUDA_ERROR (run one call of the largest shape before capturing), except the partial
+// sums, without which the GEMM / decode kernel runs unsplit (one block per tile). Graphs and direct calls on one stream share
 // its workspace: a replay must not overlap other qmatmul work on that stream's workspace (the
 // same rule as for stream-ordered work). Steady state: no allocation, no synchronization. The
 // cache is freed at exit.

@@ -1,14 +1,14 @@
 // cuda float-mode decode kernels (M <= 16): cuda_float_gemv_w4w8.
-// Two kernels: the tile kernel below (M = 2..16, M = 1 with K > 48K, and the int8 mode except
-// int4 weights at M = 1) and the M = 1 kernel (namespace m1, further down: one warp per row
-// pair, 512-byte weight reads, X in shared memory; H200, decode_probe, 2026-12-02, same run as
-// the tile kernel: 70B.up W4 M=1 58.7 vs 72.6 us, 70B.down 54.2 vs 70.6, 70B.attn 25.1 vs
-// 28.3; W8 75.6 vs 83.4, 73.5 vs 81.5, 29.8 vs 31.2), which for int4 weights in groups of 128
-// (both modes; 8-bit weights too with fp16 X) is m1::decode_m1_g128_kernel and its persistent
-// grid (K % 1024 == 0; same
-// probe, 2026-12-02 13:10 UTC, one run: 70B.up / down / attn 41.1 / 42.4 / 19.4 us against the
-// general M = 1 kernel's 58.9 / 55.0 / 23.3 and the non-persistent g128 kernel's 50.6 / 45.7 /
-// 20.3).
+// Three kernels: the stream-K kernel (namespace sk, at the end: M = 2..16 with 16-byte aligned
+// fp16/bf16 X rows), the tile kernel below (the rest of M = 2..16, M = 1 with K > 48K, and the
+// int8 mode except int4 weights at M = 1) and the M = 1 kernel (namespace m1, further down: one
+// warp per row pair, 512-byte weight reads, X in shared memory; H200, decode_probe, 2026-12-02,
+// same run as the tile kernel: 70B.up W4 M=1 58.7 vs 72.6 us, 70B.down 54.2 vs 70.6, 70B.attn
+// 25.1 vs 28.3; W8 75.6 vs 83.4, 73.5 vs 81.5, 29.8 vs 31.2), which for int4 weights in groups
+// of 128 (both modes; 8-bit weights too with fp16 X) is m1::decode_m1_g128_kernel and its
+// persistent grid (K % 1024 == 0; same probe, 2026-12-02 13:10 UTC, one run: 70B.up / down /
+// attn 41.1 / 42.4 / 19.4 us against the general M = 1 kernel's 58.9 / 55.0 / 23.3 and the
+// non-persistent g128 kernel's 50.6 / 45.7 / 20.3).
 //
 // The tile kernel:
 // Layout read: canonical weights (int8 [N, K], or int4 two per byte, low nibble = even k), fp32
@@ -879,19 +879,27 @@ cudaError_t launch(const KParams& p, bool x_vec, int num_sms, cudaStream_t s) {
 // ---------------------------------------------------------------------------------------------
 // M = 2..16, float mode, fp16/bf16 X with 16-byte aligned rows: the stream-K kernel.
 // The tile kernel above reads the whole of X once per 16 weight rows (from L2: at M = 16 four
-// times the bytes of the weights); here the 8 warps of a block work on 8 x 16 x NT different
-// weight rows of the same 128-k chunk, so a chunk of X (8 MT rows x 128 k) is copied once per
-// block into shared memory (cp.async, a ring of PF + 1 chunks, in lane order: each 16-byte read
-// of a warp is 512 contiguous bytes) and read by every warp. The mma operands are the tile
-// kernel's (A = 16 weight rows, B = X^T, MT tiles of 8 rows of X), as are the weight loads
-// (registers, PF chunks in flight).
-// Work: units (row tile of RB = 128 NT rows, 128-k chunk), tile-major; block b of G takes the
+// times the bytes of the weights); here the 8 warps of a block work on 128 different weight
+// rows (16 per warp) of the same 128-k chunk, so a chunk of X (8 MT rows x 128 k) is copied
+// once per block into shared memory (a ring of PF + 1 chunks, in lane order: each 16-byte read
+// of a warp is 512 contiguous bytes, conflict-free) and read by every warp. The mma operands
+// are the tile kernel's (A = 16 weight rows, B = X^T, MT tiles of 8 rows of X), as are the
+// weight loads (registers, PF chunks in flight; 64 contiguous bytes per row and quad).
+// Work: units (row tile of 128 rows, 128-k chunk), tile-major; block b of G takes the
 // contiguous units [b U / G, (b + 1) U / G) (stream-K: every block the same number of chunks
-// +- 1, for any N and K). A tile wholly inside one block's range is stored to Y directly;
-// otherwise each block's part of it is written as fp32 partial sums (slot 2 b for the block's
-// first tile, 2 b + 1 for its last) and sk_reduce adds the parts of the tile in block order
-// (deterministic for a given G). Without the workspace (a capture that cannot allocate it)
-// G = the number of tiles: one tile per block, no partial sums.
+// +- 1, for any N and K; G = 2 blocks per SM). A tile wholly inside one block's range is
+// stored to Y directly; otherwise each block's part of it is written as fp32 partial sums
+// (slot 2 b for the block's first tile, 2 b + 1 for its last) and sk_reduce adds the parts of
+// the tile in block order (deterministic for a given G). Without the workspace (a capture that
+// cannot allocate it) G = the number of tiles: one tile per block, no partial sums.
+// H200, decode_probe, 2026-12-02 (fp16, g128 + zp, weights rotated past L2), M=16 against the
+// tile kernel in the same run: W4 70B.up / down / attn 78.0 / 73.4 / 32.1 us vs 109.0 / 100.4 /
+// 38.0; W8 87.6 / 83.3 / 36.2 vs 116.1 / 106.9 / 41.0; M=4 W4 67.8 / 68.1 / 29.2 vs 72.7 /
+// 70.8 / 28.4, W8 76.5 / 77.1 / 32.3 vs 82.8 / 82.5 / 31.0. ncu (70B.up W4 M=16, PF 3): 240
+// instructions per warp and chunk (1 KB of weights), 52 % of issue slots, 3.9 warps per
+// scheduler (registers: 2 blocks per SM; 3 spill), stalls long scoreboard 1.8, wait 1.1,
+// barrier 1.1 per issue. What is left is the read pattern (64-byte pieces per row: the
+// decode_probe read kernels cap it near 55-60 % of copy bandwidth, tests/gpu/README.md).
 namespace sk {
 
 struct Plan {
@@ -943,7 +951,7 @@ __device__ __forceinline__ void load_unit(const KParams& p, const TileRows<NT>& 
                                           uint32_t gmul, WSlot<BITS, NT>& sl) {
   const int k0 = c * kChunk + 32 * t;
   const bool kok = k0 < int(p.K);
-  const int kc = kok ? k0 : int(p.K) - 32;
+  const int kc = min(k0, int(p.K) - 32);
   const uint32_t grp = __umulhi(uint32_t(kc >> 5) << 1, gmul);
 #pragma unroll
   for (int j = 0; j < NT; ++j)
@@ -1078,119 +1086,99 @@ __device__ __forceinline__ void seg_step(const KParams& p, Seg& sg, int C, bool 
 }
 
 // SA: group_size % 128 == 0 (the scale on each chunk's sums), else folded into the weights.
-// XR: X copied through registers (one 16-byte piece per thread in flight, stored one chunk
-// later) so that int4's pair order is made once per block instead of once per warp; else
-// cp.async and the permutation after each read.
-template <int XT, int BITS, bool SA, int MT, int NT, int PF, bool XR = false,
-          int MINB = (NT == 1 ? 2 : 1)>
-__global__ void __launch_bounds__(kWarps * 32, MINB)
+// X goes through registers (one 16-byte piece per thread in flight, stored one chunk later)
+// so that int4's pair order is made once per block, not once per warp (cp.async and a permute
+// after each read: decode_probe, H200, 2026-12-02, M=16 W4 70B.up / down / attn 91.2 / 88.4 /
+// 37.0 us against 81.2 / 77.5 / 32.5).
+template <int XT, int BITS, bool SA, int MT, int PF>
+__global__ void __launch_bounds__(kWarps * 32, 2)
     decode_sk_kernel(KParams p, Plan pl, float* part) {
-  static_assert(!XR || PF >= 2, "XR: a chunk's X is stored PF - 1 chunks ahead");
+  static_assert(PF >= 2, "a chunk's X is stored PF - 1 chunks ahead");
   using T = typename XType<XT>::T;
-  constexpr int R = PF + 1;       // X stages = register slots
-  constexpr int XC = MT * 128;    // 16-byte X pieces per chunk
+  constexpr int R = PF + 1;     // X stages = register slots
+  constexpr int XC = MT * 128;  // 16-byte X pieces per chunk
   __shared__ uint4 xs[R][XC];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, t = lane & 3;
   const int64_t b = blockIdx.x;
-  const int64_t u0 = unit_begin(pl, b), u1 = unit_begin(pl, b + 1);
+  const int64_t u0 = unit_begin(pl, b);
+  const int nu = int(unit_begin(pl, b + 1) - u0);  // the block's units
   const int C = int(pl.C);
+  const int K = int(p.K);
   const uint32_t gq = uint32_t(p.gs >> 5);
   const uint32_t gmul = uint32_t(((uint64_t(1) << 31) + gq - 1) / gq);
 
   // X copy: thread i < XC copies the 16 bytes (row m = i / 16, k 8 (i % 16)) of each chunk to
-  // its lane-order place (piece q = i % 4 of lane 4 (m % 8) + (i % 16) / 4, X tile m / 8).
+  // its lane-order place (piece q = i % 4 of lane 4 (m % 8) + (i % 16) / 4, X tile m / 8); xcl:
+  // the chunks in which that piece lies inside X (0 for rows past M).
   const int xi = threadIdx.x;
+  const bool xthr = xi < XC;  // whole warps
   const int xm = xi >> 4, xj = xi & 15;
-  const bool xrow = xi < XC && xm < p.M;
-  const uint16_t* xsrc = static_cast<const uint16_t*>(p.x) + (xrow ? xm * p.ldx : 0) + 8 * xj;
-  const int xdst = ((xm >> 3) * 4 + (xj & 3)) * 32 + 4 * (xm & 7) + (xj >> 2);
-  auto stage = [&](int c, int slot) {
-    if (xi < XC) {
-      const bool ok = xrow && c * kChunk + 8 * xj < p.K;
-      cp_async16(&xs[slot][xdst], ok ? xsrc + int64_t(c) * kChunk : xsrc, ok);
-    }
-    cp_async_commit();
-  };
+  const int xcl = xthr && xm < p.M ? (K - 8 * xj + kChunk - 1) / kChunk : 0;
+  const uint4* xg = reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(p.x) +
+                                                   (xm < p.M ? xm * p.ldx : 0) + 8 * xj);
+  const int xdst = xthr ? ((xm >> 3) * 4 + (xj & 3)) * 32 + 4 * (xm & 7) + (xj >> 2) : 0;
+  const uint32_t xst = opaque(smem_u32(&xs[0][xdst]));
   auto xload = [&](int c) {
-    const bool ok = xi < XC && xrow && c * kChunk + 8 * xj < p.K;
-    return ok ? __ldg(reinterpret_cast<const uint4*>(xsrc + int64_t(c) * kChunk))
-              : make_uint4(0, 0, 0, 0);
+    return c < xcl ? __ldg(xg + c * (kChunk / 8)) : make_uint4(0, 0, 0, 0);
   };
   auto xstore = [&](uint4 x, int slot) {
-    if (xi >= XC) return;
+    if (!xthr) return;
     if (BITS == 4) {
       const uint32_t n4[4] = {x.x, x.y, x.z, x.w};
       uint32_t o[4];
       permute_x4(n4, o);
       x = make_uint4(o[0], o[1], o[2], o[3]);
     }
-    xs[slot][xdst] = x;
+    sts128(xst + uint32_t(slot * XC * 16), x);
   };
-  uint4 xr = make_uint4(0, 0, 0, 0);  // XR: the piece in flight
 
-  // Positions: compute (tile, c), weight loads PF units ahead (ltile, lc), X copies PF ahead.
-  int64_t tile = u0 / C;
-  int c = int(u0 - tile * C);
-  int64_t ltile = tile;
-  int lc = c;
-  TileRows<NT> tr;
-  tile_rows<NT>(p, ltile, warp, lane, tr);
-  WSlot<BITS, NT> buf[R];
-#pragma unroll
-  for (int v = 0; v < PF; ++v) {
-    if (u0 + v < u1) {
-      load_unit<BITS, NT>(p, tr, lc, t, gmul, buf[v]);
-      if (XR)
-        xstore(xload(lc), v);
-      else
-        stage(lc, v);
-    } else if (!XR) {
-      cp_async_commit();
-    }
+  // Positions: compute (sg), weight loads and X copies PF units ahead (ltile, lc).
+  int64_t ltile = u0 / C;
+  int lc = int(u0 - ltile * C);
+  Seg sg{ltile, lc, lc, true};
+  TileRows<1> tr;
+  tile_rows<1>(p, ltile, warp, lane, tr);
+  auto advance = [&]() {
     if (++lc == C) {
       lc = 0;
-      tile_rows<NT>(p, ++ltile, warp, lane, tr);
+      tile_rows<1>(p, ++ltile, warp, lane, tr);
     }
+  };
+  WSlot<BITS, 1> buf[R];
+  uint4 xr = make_uint4(0, 0, 0, 0);  // the X piece in flight
+#pragma unroll
+  for (int v = 0; v < PF; ++v) {
+    if (v < nu) {
+      load_unit<BITS, 1>(p, tr, lc, t, gmul, buf[v]);
+      xstore(xload(lc), v);
+    }
+    advance();
   }
 
-  float acc[NT][MT][4];
+  float acc[1][MT][4];
 #pragma unroll
-  for (int j = 0; j < NT; ++j)
+  for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) acc[j][mt][e] = 0.0f;
-  Seg sg{tile, c, c, true};
-  const uint32_t xbase = smem_u32(&xs[0][lane]);
+    for (int e = 0; e < 4; ++e) acc[0][mt][e] = 0.0f;
+  const uint32_t xbase = opaque(smem_u32(&xs[0][lane]));
 
-  for (int64_t u = u0; u < u1; u += R) {
+  for (int i0 = 0; i0 < nu; i0 += R) {
 #pragma unroll
     for (int v = 0; v < R; ++v) {
-      const int64_t uu = u + v;
-      if (uu >= u1) break;
-      if (!XR) cp_async_wait<PF - 1>();
-      __syncthreads();  // chunk uu's X is in; every warp is done with slot (v + PF) % R
-      if (XR && uu > u0 && uu + PF - 1 < u1) xstore(xr, (v + PF - 1) % R);
-      if (uu + PF < u1) {
-        load_unit<BITS, NT>(p, tr, lc, t, gmul, buf[(v + PF) % R]);
-        if (XR)
-          xr = xload(lc);
-        else
-          stage(lc, (v + PF) % R);
-        if (++lc == C) {
-          lc = 0;
-          tile_rows<NT>(p, ++ltile, warp, lane, tr);
-        }
-      } else if (!XR) {
-        cp_async_commit();
+      const int i = i0 + v;
+      if (i >= nu) break;
+      __syncthreads();  // unit i's X is in; every warp is done with slot (v + PF) % R
+      if (i > 0 && i + PF - 1 < nu) xstore(xr, (v + PF - 1) % R);
+      if (i + PF < nu) {
+        load_unit<BITS, 1>(p, tr, lc, t, gmul, buf[(v + PF) % R]);
+        xr = xload(lc);
+        advance();
       }
-      unit_mma<T, BITS, SA, MT, NT, BITS == 4 && !XR>(buf[v], xbase + uint32_t(v * XC * 16), acc);
-      seg_step<MT, NT>(p, sg, C, uu + 1 == u1, part, b, warp, lane, acc);
+      unit_mma<T, BITS, SA, MT, 1, false>(buf[v], xbase + uint32_t(v * XC * 16), acc);
+      seg_step<MT, 1>(p, sg, C, i + 1 == nu, part, b, warp, lane, acc);
     }
   }
-  if (!XR) cp_async_wait<0>();
 }
-
 
 // Y of the tiles split between blocks: the parts added in block order.
 __global__ void sk_reduce(KParams p, Plan pl, int RB, const float* part) {
@@ -1210,45 +1198,42 @@ __global__ void sk_reduce(KParams p, Plan pl, int RB, const float* part) {
   }
 }
 
-// NT: 16-row tiles per warp (1: 2 blocks per SM, 2: one); PF: chunks in flight beyond the
-// current one.
-constexpr int kNT = 1;
-template <int BITS> constexpr int sk_pf() { return BITS == 4 ? 3 : 2; }
-constexpr int blocks_per_sm(int nt) { return nt == 1 ? 2 : 1; }
+// PF: chunks in flight beyond the current one (decode_probe, H200, 2026-12-02, M=16 W4: 3 and
+// 2 within 1 %; 8-bit weights: 2). RB: rows per tile (8 warps x 16).
+template <int BITS> constexpr int sk_pf() { return 2; }
+constexpr int kRB = kWarps * 16;
+constexpr int kBlocksPerSm = 2;
 
 // split: the stream-K grid of one block per SM slot (at least one per tile); else one block
 // per tile (no partial sums).
-inline Plan plan(const KParams& p, int num_sms, int nt, bool split, int minb = 0) {
-  if (minb == 0) minb = blocks_per_sm(nt);
+inline Plan plan(const KParams& p, int num_sms, bool split) {
   Plan pl;
-  pl.T = (p.N + kWarps * 16 * nt - 1) / (kWarps * 16 * nt);
+  pl.T = (p.N + kRB - 1) / kRB;
   pl.C = (p.K + kChunk - 1) / kChunk;
   pl.U = pl.T * pl.C;
-  pl.G = split ? std::max(pl.T, std::min<int64_t>(pl.U, int64_t(minb) * num_sms))
-               : pl.T;
+  pl.G = split ? std::max(pl.T, std::min<int64_t>(pl.U, int64_t(kBlocksPerSm) * num_sms)) : pl.T;
   return pl;
 }
 
 inline bool takes(const KParams& p, bool x_vec) { return p.M >= 2 && x_vec; }
 
 // Bytes of partial sums the split plan wants (0: it splits no tile).
-inline size_t workspace(const KParams& p, int num_sms, int nt = kNT, int minb = 0) {
-  const Plan pl = plan(p, num_sms, nt, true, minb);
-  return pl.G == pl.T ? 0 : size_t(2 * pl.G) * size_t(p.M) * size_t(kWarps * 16 * nt) * 4;
+inline size_t workspace(const KParams& p, int num_sms) {
+  const Plan pl = plan(p, num_sms, true);
+  return pl.G == pl.T ? 0 : size_t(2 * pl.G) * size_t(p.M) * size_t(kRB) * 4;
 }
 
-template <int XT, int BITS, bool SA, int MT, int NT = kNT, int PF = sk_pf<BITS>(),
-          bool XR = false, int MINB = blocks_per_sm(NT)>
+template <int XT, int BITS, bool SA, int MT, int PF = sk_pf<BITS>()>
 cudaError_t launch_mt(const KParams& p, int num_sms, void* ws, size_t ws_bytes, cudaStream_t s) {
-  const size_t need = workspace(p, num_sms, NT, MINB);
+  const size_t need = workspace(p, num_sms);
   const bool split = need > 0 && ws && ws_bytes >= need;
-  const Plan pl = plan(p, num_sms, NT, split, MINB);
-  decode_sk_kernel<XT, BITS, SA, MT, NT, PF, XR, MINB>
+  const Plan pl = plan(p, num_sms, split);
+  decode_sk_kernel<XT, BITS, SA, MT, PF>
       <<<unsigned(pl.G), kWarps * 32, 0, s>>>(p, pl, static_cast<float*>(ws));
   if (!split) return cudaGetLastError();
   const int64_t total = p.M * p.N;
   sk_reduce<<<unsigned(std::min<int64_t>((total + 255) / 256, 4 * num_sms)), 256, 0, s>>>(
-      p, pl, kWarps * 16 * NT, static_cast<const float*>(ws));
+      p, pl, kRB, static_cast<const float*>(ws));
   return cudaGetLastError();
 }
 

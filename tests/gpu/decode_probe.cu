@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "cuda/cuda_gemv.cu"
@@ -98,12 +99,6 @@ __global__ void fill_scales(float* s, int64_t n) {
        i += int64_t(gridDim.x) * blockDim.x)
     s[i] = 1e-3f * float(1 + (i * 7919) % 13);
 }
-
-// A stream-K kernel variant: NT 16-row tiles per warp, PF chunks in flight.
-template <int NT, int PF, bool XR = false, int MINB = 2> struct SkCfg {
-  static constexpr int nt = NT, pf = PF, minb = MINB;
-  static constexpr bool xr = XR;
-};
 
 }  // namespace probe
 
@@ -285,27 +280,20 @@ int main(int argc, char** argv) {
             std::printf("%-9s    rel diff vs tile kernel %.2e%s\n", "", rel, rel < 1e-3 ? "" : "  MISMATCH");
           };
           auto sk_variant = [&](const char* name, auto tag, bool split) {
-            constexpr int NT = decltype(tag)::nt, PF = decltype(tag)::pf;
-            constexpr bool XR = decltype(tag)::xr;
-            constexpr int MINB = decltype(tag)::minb;
+            constexpr int PF = decltype(tag)::value;
             void* wsp = split ? ws : nullptr;
             variant(name, [&](const KParams& q) {
               if (bits == 4)
-                return q.M <= 8 ? sk::launch_mt<0, 4, true, 1, NT, PF, XR, MINB>(q, 132, wsp, ws_bytes, 0)
-                                : sk::launch_mt<0, 4, true, 2, NT, PF, XR, MINB>(q, 132, wsp, ws_bytes, 0);
-              return q.M <= 8 ? sk::launch_mt<0, 8, true, 1, NT, PF, XR, MINB>(q, 132, wsp, ws_bytes, 0)
-                              : sk::launch_mt<0, 8, true, 2, NT, PF, XR, MINB>(q, 132, wsp, ws_bytes, 0);
+                return q.M <= 8 ? sk::launch_mt<0, 4, true, 1, PF>(q, 132, wsp, ws_bytes, 0)
+                                : sk::launch_mt<0, 4, true, 2, PF>(q, 132, wsp, ws_bytes, 0);
+              return q.M <= 8 ? sk::launch_mt<0, 8, true, 1, PF>(q, 132, wsp, ws_bytes, 0)
+                              : sk::launch_mt<0, 8, true, 2, PF>(q, 132, wsp, ws_bytes, 0);
             });
           };
           variant("tile kernel (before)", [&](const KParams& q) { return launch_tiles<0>(q, true, 0); });
-          if (bits == 4) {
-            sk_variant("stream-K PF3 XR", SkCfg<1, 3, true>{}, true);
-            sk_variant("stream-K PF2 XR", SkCfg<1, 2, true>{}, true);
-            sk_variant("stream-K PF2 cp.async X", SkCfg<1, 2, false>{}, true);
-          } else {
-            sk_variant("stream-K PF2 XR", SkCfg<1, 2, true>{}, true);
-            sk_variant("stream-K PF2 cp.async X", SkCfg<1, 2, false>{}, true);
-          }
+          sk_variant("stream-K PF2", std::integral_constant<int, 2>{}, true);
+          sk_variant("stream-K PF2 unsplit", std::integral_constant<int, 2>{}, false);
+          if (bits == 4) sk_variant("stream-K PF3", std::integral_constant<int, 3>{}, true);
         }
         std::snprintf(label, sizeof label, "decode (library) M=%d, DRAM", M);
         report(label, tm.median_us([&](int i) { dec(i % copies); }, 30),

@@ -466,6 +466,13 @@ int cmd_sanitize() {
              QMM_DTYPE_F16, mode ? QMM_COMPUTE_INT8 : QMM_COMPUTE_FLOAT};
       run_case(c, st, false);
     }
+  // The stream-K kernel (M = 2..16): tiles split between blocks with a partial last tile
+  // (N = 1000), groups of 64, bf16 X; 8-bit weights with fp32 X (the converted copy).
+  {
+    Case c{4, 1000, 1280, 64, 4, true, QMM_DTYPE_BF16, QMM_DTYPE_F16, QMM_COMPUTE_FLOAT};
+    run_case(c, st, false);
+    c.M = 12; c.bits = 8; c.gs = 128; c.xt = QMM_DTYPE_F32; c.zp = false; run_case(c, st, false);
+  }
   // The M = 1 kernels for groups of 128: a partial last window (K = 1280) on an odd N (its
   // clamped loads on the last row), full windows over a long K and 5 windows (3 zero windows
   // in the persistent grid's turns of 4), both modes, zp or none.
