@@ -50,6 +50,8 @@
 // 2026-12-01: W4 70B.up M=1 81.4 us (the 16x32-tile int8 GEMM it replaces: 213 us), M=16
 // 103 us (217 us); 70B.down M=1 78.8 us (318 us); W8 M=1 84-85 us (174 / 311 us).
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "cuda/cuda_common.cuh"
 #include "cuda/cuda_kernels.h"
@@ -1215,7 +1217,27 @@ inline Plan plan(const KParams& p, int num_sms, bool split) {
   return pl;
 }
 
-inline bool takes(const KParams& p, bool x_vec) { return p.M >= 2 && x_vec; }
+// Where it runs: M = 2..16 with aligned X, and enough chunks to give each of the grid's blocks
+// 8 or more (fewer: the tile kernel, whose 16-row blocks have no partial sums, no second launch
+// and a shorter ramp; `qmatmul bench --suite full`, H200, 2026-12-02, a82586a, 8B.attn (4096^2)
+// M=16 W4 / W8: 13.5 / 15.0 us against the tile kernel's 10.4 / 11.3; 3.9 chunks per block).
+// QMM_CUDA_DECODE=stream-k / tile in the environment forces one or the other (tests/gpu:
+// gpu_check runs its M = 2..16 float cases both ways).
+enum class Pick { kAuto, kStreamK, kTile };
+inline Pick forced() {
+  const char* e = std::getenv("QMM_CUDA_DECODE");
+  if (!e) return Pick::kAuto;
+  if (std::strcmp(e, "stream-k") == 0) return Pick::kStreamK;
+  if (std::strcmp(e, "tile") == 0) return Pick::kTile;
+  return Pick::kAuto;
+}
+inline bool takes(const KParams& p, bool x_vec, int num_sms) {
+  if (p.M < 2 || !x_vec) return false;
+  const Pick f = forced();
+  if (f != Pick::kAuto) return f == Pick::kStreamK;
+  const int64_t units = ((p.N + kRB - 1) / kRB) * ((p.K + kChunk - 1) / kChunk);
+  return units >= 8 * int64_t(kBlocksPerSm) * num_sms;
+}
 
 // Bytes of partial sums the split plan wants (0: it splits no tile).
 inline size_t workspace(const KParams& p, int num_sms) {
@@ -1275,7 +1297,7 @@ cudaError_t launch_bits(const KParams& p, bool x_vec, int num_sms, void* ws, siz
                         cudaStream_t s) {
   if (m1::takes(p))
     return p.bits == 4 ? m1::launch<XT, 4>(p, x_vec, num_sms, s) : m1::launch<XT, 8>(p, x_vec, num_sms, s);
-  if (sk::takes(p, x_vec))
+  if (sk::takes(p, x_vec, num_sms))
     return p.bits == 4 ? sk::launch<XT, 4>(p, num_sms, ws, ws_bytes, s)
                        : sk::launch<XT, 8>(p, num_sms, ws, ws_bytes, s);
   return launch_tiles<XT>(p, x_vec, s);
@@ -1288,7 +1310,7 @@ bool x_vec_of(const KParams& p) {
 }  // namespace
 
 size_t decode_float_workspace(const KParams& p, int num_sms) {
-  if (m1::takes(p) || !sk::takes(p, x_vec_of(p)) || !decode_shape_ok(p)) return 0;
+  if (m1::takes(p) || !sk::takes(p, x_vec_of(p), num_sms) || !decode_shape_ok(p)) return 0;
   return sk::workspace(p, num_sms);
 }
 

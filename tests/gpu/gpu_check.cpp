@@ -150,7 +150,9 @@ std::vector<double> int8_epilogue_bound(const Case& c, const std::vector<uint8_t
   return bound;
 }
 
-bool run_case(const Case& c, Stats& st, bool verbose) {
+const char* g_tag = "";  // appended to each case's line (the forced decode kernel)
+
+bool run_case_once(const Case& c, Stats& st, bool verbose) {
   const int64_t ldx = c.K + c.ldx_pad, ldy = c.N + c.ldy_pad;
   const int64_t G = c.gs == -1 ? 1 : c.K / c.gs;
   const size_t rb = c.bits == 8 ? size_t(c.K) : size_t(c.K) / 2;
@@ -267,13 +269,28 @@ bool run_case(const Case& c, Stats& st, bool verbose) {
   st.run++;
   if (!ok) st.failed++;
   if (!ok || verbose)
-    std::printf("%s M=%lld N=%lld K=%lld gs=%lld bits=%d zp=%d x=%s y=%s %s ldx+%lld ldy+%lld%s: rel=%.3g "
+    std::printf("%s M=%lld N=%lld K=%lld gs=%lld bits=%d zp=%d x=%s y=%s %s ldx+%lld ldy+%lld%s%s: rel=%.3g "
                 "ulp=%lld nonfinite=%lld pad_overwritten=%lld\n",
                 ok ? "ok  " : "FAIL", (long long)c.M, (long long)c.N, (long long)c.K, (long long)c.gs,
                 c.bits, int(c.zp), dname(c.xt), dname(c.yt), c.mode == QMM_COMPUTE_INT8 ? "int8" : "float",
-                (long long)c.ldx_pad, (long long)c.ldy_pad, c.packed ? " packed" : "", rel,
+                (long long)c.ldx_pad, (long long)c.ldy_pad, c.packed ? " packed" : "", g_tag, rel,
                 (long long)max_ulp, (long long)nonfinite, (long long)bad_pad);
   cudaFree(dx); cudaFree(dw); cudaFree(ds); cudaFree(dz); cudaFree(dy);
+  return ok;
+}
+
+// Float-mode decode cases (M = 2..16) run twice: as the library picks, then with the
+// stream-K kernel forced (QMM_CUDA_DECODE=stream-k), which the library gives only to shapes
+// with 8+ chunks per block, so that the small shapes here test its tile sharing as well.
+bool run_case(const Case& c, Stats& st, bool verbose) {
+  bool ok = run_case_once(c, st, verbose);
+  if (c.M >= 2 && c.M <= 16 && c.mode == QMM_COMPUTE_FLOAT) {
+    setenv("QMM_CUDA_DECODE", "stream-k", 1);
+    g_tag = " [stream-k forced]";
+    ok = run_case_once(c, st, verbose) && ok;
+    unsetenv("QMM_CUDA_DECODE");
+    g_tag = "";
+  }
   return ok;
 }
 
@@ -493,6 +510,9 @@ int cmd_sanitize() {
 
 int cmd_graph() {
   int failed = 0;
+  // the M = 16 calls on the stream-K kernel (this shape would get the tile kernel): its partial
+  // sums live in the workspace, which a cold capture does not have
+  setenv("QMM_CUDA_DECODE", "stream-k", 1);
   for (int mode = 0; mode < 2; ++mode) {
     const int64_t M = 64, N = 512, K = 1024;
     std::vector<uint16_t> hx(M * K);
