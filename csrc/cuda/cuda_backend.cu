@@ -355,7 +355,9 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
   }
   const size_t qbytes = round256(size_t(p.M) * size_t(p.K));
   const size_t gbytes = round256(size_t(p.M) * size_t(p.groups) * 4);
-  qmm_status st = get_workspace(dev, stream, qbytes + 2 * gbytes, &ws);
+  // the M = 2..16 decode kernel's partial sums: optional, as in the float mode
+  size_t split = decode ? cuda::decode_int8_workspace(k, sms) : 0;
+  qmm_status st = get_workspace_split(dev, stream, qbytes + 2 * gbytes, &split, &ws);
   if (st != QMM_OK) return st;
   qx.q = static_cast<int8_t*>(ws);
   qx.sx = reinterpret_cast<float*>(static_cast<char*>(ws) + qbytes);
@@ -364,7 +366,8 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
                                                               : cuda::QLayout::kInt8;
   if ((e = cuda::launch_quantize_x(k, qx, layout, 0, stream)) != cudaSuccess)
     return cuda_fail(e, "quantize kernel launch");
-  e = decode ? cuda::launch_decode_int8(k, qx, sms, stream)
+  void* part = split ? static_cast<char*>(ws) + qbytes + 2 * gbytes : nullptr;
+  e = decode ? cuda::launch_decode_int8(k, qx, sms, part, split, stream)
       : fast ? cuda::launch_gemm_int8(k, qx, sms, stream)
              : cuda::launch_generic_int8(k, qx, stream);
   return e == cudaSuccess ? QMM_OK : cuda_fail(e, "int8 kernel launch");

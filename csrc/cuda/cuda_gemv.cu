@@ -1006,9 +1006,22 @@ struct Seg {
 
 // One chunk's mma of a warp: X from shared memory at xa (the lane's pieces, chunk order,
 // PERM: still to be put in int4's pair order), the weights of `sl`, the chunk sums added to acc.
-template <class T, int BITS, bool SA, int MT, int NT, bool PERM>
+// Q8 (int8 mode): X is the exact fp16 q, sxa the shared address of the chunk's sx of X rows
+// 0 .. 8 MT - 1; each chunk (one group) adds (sx * scale) * its exact integer sum.
+template <class T, int BITS, bool SA, int MT, int NT, bool PERM, bool Q8 = false>
 __device__ __forceinline__ void unit_mma(const WSlot<BITS, NT>& sl, uint32_t xa,
-                                         float (&acc)[NT][MT][4]) {
+                                         float (&acc)[NT][MT][4], uint32_t sxa = 0) {
+  float sxv[MT][2];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+    sxv[mt][0] = sxv[mt][1] = 1.0f;
+    if (Q8) {
+      const int t = (threadIdx.x & 3);
+      const uint2 v = lds64(sxa + uint32_t((8 * mt + 2 * t) * 4));
+      sxv[mt][0] = __uint_as_float(v.x);
+      sxv[mt][1] = __uint_as_float(v.y);
+    }
+  }
   uint32_t xb[MT][16];
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt)
@@ -1049,7 +1062,12 @@ __device__ __forceinline__ void unit_mma(const WSlot<BITS, NT>& sl, uint32_t xa,
     }
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt) {
-      if (SA) {
+      if (Q8) {  // the tile kernel's operand order: (sx * scale) * sum
+        acc[j][mt][0] += (sxv[mt][0] * sl.s[j][0]) * (pt[mt][0][0] + pt[mt][1][0]);
+        acc[j][mt][1] += (sxv[mt][1] * sl.s[j][0]) * (pt[mt][0][1] + pt[mt][1][1]);
+        acc[j][mt][2] += (sxv[mt][0] * sl.s[j][1]) * (pt[mt][0][2] + pt[mt][1][2]);
+        acc[j][mt][3] += (sxv[mt][1] * sl.s[j][1]) * (pt[mt][0][3] + pt[mt][1][3]);
+      } else if (SA) {
         acc[j][mt][0] += sl.s[j][0] * (pt[mt][0][0] + pt[mt][1][0]);
         acc[j][mt][1] += sl.s[j][0] * (pt[mt][0][1] + pt[mt][1][1]);
         acc[j][mt][2] += sl.s[j][1] * (pt[mt][0][2] + pt[mt][1][2]);
@@ -1092,14 +1110,18 @@ __device__ __forceinline__ void seg_step(const KParams& p, Seg& sg, int C, bool 
 // so that int4's pair order is made once per block, not once per warp (cp.async and a permute
 // after each read: decode_probe, H200, 2026-12-02, M=16 W4 70B.up / down / attn 91.2 / 88.4 /
 // 37.0 us against 81.2 / 77.5 / 32.5).
-template <int XT, int BITS, bool SA, int MT, int PF>
+// Q8 (int8 mode, groups of 128): X is the quantized q (int8 [M, K], natural order), staged as
+// exact fp16 (16 q per copying thread and chunk), with the chunk's sx of each X row beside it.
+template <int XT, int BITS, bool SA, int MT, int PF, bool Q8 = false>
 __global__ void __launch_bounds__(kWarps * 32, 2)
-    decode_sk_kernel(KParams p, Plan pl, float* part) {
+    decode_sk_kernel(KParams p, Plan pl, float* part, QuantX qx) {
   static_assert(PF >= 2, "a chunk's X is stored PF - 1 chunks ahead");
+  static_assert(!Q8 || (SA && XT == 0), "int8 mode: fp16 operands, one group per chunk");
   using T = typename XType<XT>::T;
   constexpr int R = PF + 1;     // X stages = register slots
   constexpr int XC = MT * 128;  // 16-byte X pieces per chunk
   __shared__ uint4 xs[R][XC];
+  __shared__ __align__(16) float sxs[R][Q8 ? MT * 8 : 2];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, t = lane & 3;
   const int64_t b = blockIdx.x;
   const int64_t u0 = unit_begin(pl, b);
@@ -1112,26 +1134,66 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
   // X copy: thread i < XC copies the 16 bytes (row m = i / 16, k 8 (i % 16)) of each chunk to
   // its lane-order place (piece q = i % 4 of lane 4 (m % 8) + (i % 16) / 4, X tile m / 8); xcl:
   // the chunks in which that piece lies inside X (0 for rows past M).
+  // Q8: thread i < XC / 2 copies 16 q (row i / 8, k 16 (i % 8)) to the places of fp16 pieces
+  // 2 (i % 8) and 2 (i % 8) + 1 of that row; threads i < 8 MT also copy sx of row i.
   const int xi = threadIdx.x;
-  const bool xthr = xi < XC;  // whole warps
-  const int xm = xi >> 4, xj = xi & 15;
-  const int xcl = xthr && xm < p.M ? (K - 8 * xj + kChunk - 1) / kChunk : 0;
-  const uint4* xg = reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(p.x) +
-                                                   (xm < p.M ? xm * p.ldx : 0) + 8 * xj);
-  const int xdst = xthr ? ((xm >> 3) * 4 + (xj & 3)) * 32 + 4 * (xm & 7) + (xj >> 2) : 0;
+  constexpr int XT_N = Q8 ? XC / 2 : XC;  // copying threads
+  constexpr int XPR = Q8 ? 8 : 16;        // copying threads per X row
+  const bool xthr = xi < XT_N;            // whole warps
+  const int xm = xi / XPR, xj = xi % XPR;
+  const int xk = Q8 ? 16 * xj : 8 * xj;   // the piece's first k in the chunk
+  const int xcl = xthr && xm < p.M ? (K - xk + kChunk - 1) / kChunk : 0;
+  const uint4* xg =
+      Q8 ? reinterpret_cast<const uint4*>(qx.q + (xm < p.M ? xm * p.K : 0) + xk)
+         : reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(p.x) +
+                                          (xm < p.M ? xm * p.ldx : 0) + xk);
+  auto place = [&](int j) { return ((xm >> 3) * 4 + (j & 3)) * 32 + 4 * (xm & 7) + (j >> 2); };
+  const int xdst = xthr ? place(Q8 ? 2 * xj : xj) : 0;
   const uint32_t xst = opaque(smem_u32(&xs[0][xdst]));
-  auto xload = [&](int c) {
-    return c < xcl ? __ldg(xg + c * (kChunk / 8)) : make_uint4(0, 0, 0, 0);
+  const uint32_t xst2 = Q8 ? opaque(smem_u32(&xs[0][xthr ? place(2 * xj + 1) : 0])) : 0u;
+  const bool sxthr = Q8 && xi < 8 * MT;
+  const float* sxg = Q8 && xi < p.M ? qx.sx + xi * p.groups : nullptr;
+  const int sxcl = sxg ? int(p.groups) : 0;  // chunk c is group c (groups of 128)
+  const uint32_t sxst = Q8 ? smem_u32(&sxs[0][sxthr ? xi : 0]) : 0u;
+  struct XPiece {
+    uint4 v;
+    float sx;
   };
-  auto xstore = [&](uint4 x, int slot) {
+  auto xload = [&](int c) {
+    XPiece x{c < xcl ? __ldg(xg + c * (kChunk / (Q8 ? 16 : 8))) : make_uint4(0, 0, 0, 0), 0.0f};
+    if (Q8 && sxthr && c < sxcl) x.sx = __ldg(sxg + c);
+    return x;
+  };
+  auto xstore = [&](const XPiece& x, int slot) {
+    if (Q8 && sxthr) sts32(sxst + uint32_t(slot * sizeof(sxs[0])), __float_as_uint(x.sx));
     if (!xthr) return;
+    if (Q8) {
+      const uint32_t w[4] = {x.v.x, x.v.y, x.v.z, x.v.w};
+      uint32_t h[8];
+      q4_to_h2(w[0], h);
+      q4_to_h2(w[1], h + 2);
+      q4_to_h2(w[2], h + 4);
+      q4_to_h2(w[3], h + 6);
+      uint32_t o[8];
+      if (BITS == 4) {
+        permute_x4(h, o);
+        permute_x4(h + 4, o + 4);
+      } else {
+#pragma unroll
+        for (int i = 0; i < 8; ++i) o[i] = h[i];
+      }
+      sts128(xst + uint32_t(slot * XC * 16), make_uint4(o[0], o[1], o[2], o[3]));
+      sts128(xst2 + uint32_t(slot * XC * 16), make_uint4(o[4], o[5], o[6], o[7]));
+      return;
+    }
+    uint4 v = x.v;
     if (BITS == 4) {
-      const uint32_t n4[4] = {x.x, x.y, x.z, x.w};
+      const uint32_t n4[4] = {v.x, v.y, v.z, v.w};
       uint32_t o[4];
       permute_x4(n4, o);
-      x = make_uint4(o[0], o[1], o[2], o[3]);
+      v = make_uint4(o[0], o[1], o[2], o[3]);
     }
-    sts128(xst + uint32_t(slot * XC * 16), x);
+    sts128(xst + uint32_t(slot * XC * 16), v);
   };
 
   // Positions: compute (sg), weight loads and X copies PF units ahead (ltile, lc).
@@ -1147,7 +1209,7 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
     }
   };
   WSlot<BITS, 1> buf[R];
-  uint4 xr = make_uint4(0, 0, 0, 0);  // the X piece in flight
+  XPiece xr{make_uint4(0, 0, 0, 0), 0.0f};  // the X piece in flight
 #pragma unroll
   for (int v = 0; v < PF; ++v) {
     if (v < nu) {
@@ -1163,6 +1225,7 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
 #pragma unroll
     for (int e = 0; e < 4; ++e) acc[0][mt][e] = 0.0f;
   const uint32_t xbase = opaque(smem_u32(&xs[0][lane]));
+  const uint32_t sxbase = smem_u32(&sxs[0][0]);
 
   for (int i0 = 0; i0 < nu; i0 += R) {
 #pragma unroll
@@ -1176,7 +1239,8 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
         xr = xload(lc);
         advance();
       }
-      unit_mma<T, BITS, SA, MT, 1, false>(buf[v], xbase + uint32_t(v * XC * 16), acc);
+      unit_mma<T, BITS, SA, MT, 1, false, Q8>(buf[v], xbase + uint32_t(v * XC * 16), acc,
+                                              Q8 ? sxbase + uint32_t(v * sizeof(sxs[0])) : 0u);
       seg_step<MT, 1>(p, sg, C, i + 1 == nu, part, b, warp, lane, acc);
     }
   }
@@ -1245,13 +1309,14 @@ inline size_t workspace(const KParams& p, int num_sms) {
   return pl.G == pl.T ? 0 : size_t(2 * pl.G) * size_t(p.M) * size_t(kRB) * 4;
 }
 
-template <int XT, int BITS, bool SA, int MT, int PF = sk_pf<BITS>()>
-cudaError_t launch_mt(const KParams& p, int num_sms, void* ws, size_t ws_bytes, cudaStream_t s) {
+template <int XT, int BITS, bool SA, int MT, int PF = sk_pf<BITS>(), bool Q8 = false>
+cudaError_t launch_mt(const KParams& p, int num_sms, void* ws, size_t ws_bytes, cudaStream_t s,
+                      const QuantX& qx = QuantX{nullptr, nullptr, nullptr}) {
   const size_t need = workspace(p, num_sms);
   const bool split = need > 0 && ws && ws_bytes >= need;
   const Plan pl = plan(p, num_sms, split);
-  decode_sk_kernel<XT, BITS, SA, MT, PF>
-      <<<unsigned(pl.G), kWarps * 32, 0, s>>>(p, pl, static_cast<float*>(ws));
+  decode_sk_kernel<XT, BITS, SA, MT, PF, Q8>
+      <<<unsigned(pl.G), kWarps * 32, 0, s>>>(p, pl, static_cast<float*>(ws), qx);
   if (!split) return cudaGetLastError();
   const int64_t total = p.M * p.N;
   sk_reduce<<<unsigned(std::min<int64_t>((total + 255) / 256, 4 * num_sms)), 256, 0, s>>>(
@@ -1267,6 +1332,14 @@ cudaError_t launch(const KParams& p, int num_sms, void* ws, size_t ws_bytes, cud
               : launch_mt<XT, BITS, false, 1>(p, num_sms, ws, ws_bytes, s);
   return sa ? launch_mt<XT, BITS, true, 2>(p, num_sms, ws, ws_bytes, s)
             : launch_mt<XT, BITS, false, 2>(p, num_sms, ws, ws_bytes, s);
+}
+
+// int8 mode, groups of 128 (qx.q natural order).
+template <int BITS>
+cudaError_t launch_q8(const KParams& p, const QuantX& qx, int num_sms, void* ws, size_t ws_bytes,
+                      cudaStream_t s) {
+  if (p.M <= 8) return launch_mt<0, BITS, true, 1, sk_pf<BITS>(), true>(p, num_sms, ws, ws_bytes, s, qx);
+  return launch_mt<0, BITS, true, 2, sk_pf<BITS>(), true>(p, num_sms, ws, ws_bytes, s, qx);
 }
 
 }  // namespace sk
@@ -1323,10 +1396,18 @@ cudaError_t launch_decode_float(const KParams& p, int num_sms, void* ws, size_t 
                    : launch_bits<0>(p, x_vec, num_sms, ws, ws_bytes, s);
 }
 
-cudaError_t launch_decode_int8(const KParams& p, const QuantX& qx, int num_sms,
-                               cudaStream_t s) {
+size_t decode_int8_workspace(const KParams& p, int num_sms) {
+  if (p.gs != kChunk || !sk::takes(p, true, num_sms) || !decode_shape_ok(p)) return 0;
+  return sk::workspace(p, num_sms);
+}
+
+cudaError_t launch_decode_int8(const KParams& p, const QuantX& qx, int num_sms, void* ws,
+                               size_t ws_bytes, cudaStream_t s) {
   if (p.gs != kChunk || p.M > 16 || !decode_shape_ok(p)) return cudaErrorInvalidValue;
   if (p.bits == 4 && m1::takes(p)) return m1::launch_g128_any<0, 4, true>(p, qx, num_sms, s);
+  if (sk::takes(p, true, num_sms))
+    return p.bits == 4 ? sk::launch_q8<4>(p, qx, num_sms, ws, ws_bytes, s)
+                       : sk::launch_q8<8>(p, qx, num_sms, ws, ws_bytes, s);
   return p.bits == 4 ? launch_mt<0, 4, true, true>(p, false, qx, s)
                      : launch_mt<0, 8, true, true>(p, false, qx, s);
 }

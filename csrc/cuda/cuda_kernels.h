@@ -51,7 +51,11 @@ cudaError_t launch_decode_float(const KParams& p, int num_sms, void* ws, size_t 
 
 // int8 mode, M <= 16, group_size == 128, decode_shape_ok, w 16-byte aligned, qx.q in natural
 // order (quantized with permute4 = false) (cuda_gemv.cu).
-cudaError_t launch_decode_int8(const KParams& p, const QuantX& qx, int num_sms, cudaStream_t s);
+// `ws`: decode_int8_workspace(p, num_sms) bytes of partial sums (M = 2..16, the stream-K
+// kernel), as for the float mode.
+size_t decode_int8_workspace(const KParams& p, int num_sms);
+cudaError_t launch_decode_int8(const KParams& p, const QuantX& qx, int num_sms, void* ws,
+                               size_t ws_bytes, cudaStream_t s);
 
 // float mode, tensor cores, group_size % 32 == 0, x fp16/bf16 with 16-byte aligned rows,
 // w 16-byte aligned (cuda_gemm.cu). `ws` (may be null): gemm_float_workspace(p, num_sms) bytes

@@ -279,12 +279,12 @@ bool run_case_once(const Case& c, Stats& st, bool verbose) {
   return ok;
 }
 
-// Float-mode decode cases (M = 2..16) run twice: as the library picks, then with the
+// Decode cases (M = 2..16, both modes) run twice: as the library picks, then with the
 // stream-K kernel forced (QMM_CUDA_DECODE=stream-k), which the library gives only to shapes
 // with 8+ chunks per block, so that the small shapes here test its tile sharing as well.
 bool run_case(const Case& c, Stats& st, bool verbose) {
   bool ok = run_case_once(c, st, verbose);
-  if (c.M >= 2 && c.M <= 16 && c.mode == QMM_COMPUTE_FLOAT) {
+  if (c.M >= 2 && c.M <= 16) {
     setenv("QMM_CUDA_DECODE", "stream-k", 1);
     g_tag = " [stream-k forced]";
     ok = run_case_once(c, st, verbose) && ok;
