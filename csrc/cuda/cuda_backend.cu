@@ -11,12 +11,14 @@
 //                                      else cuda_gemm.cu (mma.m16n8k16); fp32 or unaligned X
 //                                      is first converted to an fp16 workspace copy
 //   int8,  gs % 32 == 0, gs <= 65536, w aligned -> quantize X (workspace) + cuda_gemv.cu
-//                                      (M <= 16, groups of 128), else on a 9.0 device with the
+//                                      (M <= 16, groups of 128; M = 2..16 stream-K with its
+//                                      partial sums in the workspace), else on a 9.0 device with the
 //                                      sm_90a build and gs <= 512 cuda_gemm_sm90.cu (wgmma on
 //                                      the exact fp16 q), else cuda_gemm.cu (s8 mma)
 //   anything else                   -> cuda_generic.cu (correct, slow)
 //
-// Workspace: the int8 mode (quantized X: M*K + 8*M*groups bytes; M*K*2 + 4*M*groups + the
+// Workspace: the int8 mode (quantized X: M*K + 8*M*groups bytes, plus the decode kernel's
+// optional partial sums; M*K*2 + 4*M*groups + the
 // split-K partials on the Hopper path), the fp32/unaligned X of the
 // float GEMM (M*K*2 bytes), the split-K partial sums of the sm90 GEMM (splits*M*N*4 bytes,
 // only for shapes with fewer tiles than SMs) and of the M = 2..16 decode kernel (2 * blocks *

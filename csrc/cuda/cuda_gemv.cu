@@ -1,7 +1,7 @@
 // cuda float-mode decode kernels (M <= 16): cuda_float_gemv_w4w8.
 // Three kernels: the stream-K kernel (namespace sk, at the end: M = 2..16 with 16-byte aligned
-// fp16/bf16 X rows), the tile kernel below (the rest of M = 2..16, M = 1 with K > 48K, and the
-// int8 mode except int4 weights at M = 1) and the M = 1 kernel (namespace m1, further down: one
+// fp16/bf16 X rows and 8+ chunks per block, both modes), the tile kernel below (the rest of
+// M = 2..16, M = 1 with K > 48K, and the int8 mode's 8-bit weights at M = 1) and the M = 1 kernel (namespace m1, further down: one
 // warp per row pair, 512-byte weight reads, X in shared memory; H200, decode_probe, 2026-12-02,
 // same run as the tile kernel: 70B.up W4 M=1 58.7 vs 72.6 us, 70B.down 54.2 vs 70.6, 70B.attn
 // 25.1 vs 28.3; W8 75.6 vs 83.4, 73.5 vs 81.5, 29.8 vs 31.2), which for int4 weights in groups
@@ -40,8 +40,9 @@
 //
 // int8 mode (Q8, cuda_int8_gemv), int4 weights at M = 1: the M = 1 kernel with X = q (staged
 // as exact fp16) and the scales multiplied by sx (H200, qmatmul bench, 2026-12-02 04:13 UTC:
-// 70B.up / down / attn 53.3 / 47.1 / 19.5 us; the tile kernel 75.7 / 73.4 / 26.3); otherwise
-// the tile kernel below.
+// 70B.up / down / attn 53.3 / 47.1 / 19.5 us; the tile kernel 75.7 / 73.4 / 26.3); M = 2..16
+// the stream-K kernel where it takes the shape (the same exact-integer scheme, see there),
+// otherwise the tile kernel below.
 // int8 mode in the tile kernel: the same kernel with the quantized activations q (int8,
 // natural order, launch_quantize_x) as B, converted to fp16 exactly, and group_size == 128, so
 // each 128-k chunk is one group: the fp16 mma with fp32 accumulation on the exact integers
@@ -1111,7 +1112,11 @@ __device__ __forceinline__ void seg_step(const KParams& p, Seg& sg, int C, bool 
 // after each read: decode_probe, H200, 2026-12-02, M=16 W4 70B.up / down / attn 91.2 / 88.4 /
 // 37.0 us against 81.2 / 77.5 / 32.5).
 // Q8 (int8 mode, groups of 128): X is the quantized q (int8 [M, K], natural order), staged as
-// exact fp16 (16 q per copying thread and chunk), with the chunk's sx of each X row beside it.
+// exact fp16 (16 q per copying thread and chunk), with the chunk's sx of each X row beside it;
+// as in the tile kernel the fp16 mma sums the exact integers q (w - zp) of a group exactly in
+// fp32 (< 2^24). `qmatmul bench --suite full`, H200, 2026-12-02 18:05 UTC, 5e7b7c2: W4 M=16
+// 70B.up / down / attn 76.4 / 72.7 / 28.9 us (the tile kernel at 13:27 UTC: 98.9 / 98.4 / 33.7),
+// W8 96.7 / 92.6 us (107.4 / 101.9).
 template <int XT, int BITS, bool SA, int MT, int PF, bool Q8 = false>
 __global__ void __launch_bounds__(kWarps * 32, 2)
     decode_sk_kernel(KParams p, Plan pl, float* part, QuantX qx) {
