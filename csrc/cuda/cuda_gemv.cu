@@ -1301,7 +1301,9 @@ inline Pick forced() {
   return Pick::kAuto;
 }
 inline bool takes(const KParams& p, bool x_vec, int num_sms) {
-  if (p.M < 2 || !x_vec) return false;
+  // the group index umulhi(2 (k / 32), ceil(2^31 / (gs / 32))) is exact while
+  // (k / 32) (gs / 32) < 2^31 (as in the M = 1 kernels); beyond, the tile kernel divides
+  if (p.M < 2 || !x_vec || (p.K / 32) * (p.gs / 32) >= (int64_t(1) << 31)) return false;
   const Pick f = forced();
   if (f != Pick::kAuto) return f == Pick::kStreamK;
   const int64_t units = ((p.N + kRB - 1) / kRB) * ((p.K + kChunk - 1) / kChunk);

@@ -626,6 +626,7 @@ int cmd_graph() {
     cudaFree(dx); cudaFree(dw); cudaFree(ds); cudaFree(dy1); cudaFree(dy2); cudaFree(dy3); cudaFree(dy4);
     cudaFree(dy5); cudaFree(dy6);
   }
+  unsetenv("QMM_CUDA_DECODE");
   std::printf("GRAPH SUMMARY: %d failed\n", failed);
   return failed ? 1 : 0;
 }
