@@ -917,84 +917,77 @@ __host__ __device__ __forceinline__ int64_t block_of(const Plan& pl, int64_t u) 
   return ((u + 1) * pl.G + pl.U - 1) / pl.U - 1;
 }
 
-template <int BITS, int NT>
+// One chunk's loads for a lane: raw weights, scales and zero points of its rows g and g + 8.
+constexpr int kRB = kWarps * 16;  // weight rows per tile (16 per warp)
+
+template <int BITS>
 struct WSlot {
-  WRaw<BITS> w[NT][2];
-  float s[NT][2];
-  int z[NT][2];
+  WRaw<BITS> w[2];
+  float s[2];
+  int z[2];
 };
 
 // The weight rows of one tile for a lane: row bases (64-bit) and scale offsets (N * groups
 // < 2^31), rows past N clamped to N - 1 (read, never stored).
-template <int NT>
 struct TileRows {
-  const uint8_t* w[NT][2];
-  int32_t s[NT][2];
+  const uint8_t* w[2];
+  int32_t s[2];
 };
 
-template <int NT>
 __device__ __forceinline__ void tile_rows(const KParams& p, int64_t tile, int warp, int lane,
-                                          TileRows<NT>& tr) {
-  constexpr int RB = kWarps * 16 * NT;
+                                          TileRows& tr) {
   const int g = lane >> 2;
 #pragma unroll
-  for (int j = 0; j < NT; ++j)
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      const int64_t n = min(tile * RB + warp * 16 * NT + 16 * j + 8 * r + g, p.N - 1);
-      tr.w[j][r] = p.w + n * p.row_bytes;
-      tr.s[j][r] = int32_t(n * p.groups);
-    }
+  for (int r = 0; r < 2; ++r) {
+    const int64_t n = min(tile * kRB + warp * 16 + 8 * r + g, p.N - 1);
+    tr.w[r] = p.w + n * p.row_bytes;
+    tr.s[r] = int32_t(n * p.groups);
+  }
 }
 
 // Chunk c's weights, scales and zero points of the lane's rows; lanes past K read a valid
 // address (the last 32 k) with scale 0 (their X is 0).
-template <int BITS, int NT>
-__device__ __forceinline__ void load_unit(const KParams& p, const TileRows<NT>& tr, int c, int t,
-                                          uint32_t gmul, WSlot<BITS, NT>& sl) {
+template <int BITS>
+__device__ __forceinline__ void load_unit(const KParams& p, const TileRows& tr, int c, int t,
+                                          uint32_t gmul, WSlot<BITS>& sl) {
   const int k0 = c * kChunk + 32 * t;
   const bool kok = k0 < int(p.K);
   const int kc = min(k0, int(p.K) - 32);
   const uint32_t grp = __umulhi(uint32_t(kc >> 5) << 1, gmul);
 #pragma unroll
-  for (int j = 0; j < NT; ++j)
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      const uint8_t* src = tr.w[j][r] + (BITS == 4 ? kc / 2 : kc);
-      sl.w[j][r].v[0] = ldg_stream(src);
-      if (BITS == 8) sl.w[j][r].v[BITS == 8 ? 1 : 0] = ldg_stream(src + 16);
-      const float s = __ldg(p.scales + tr.s[j][r] + grp);
-      sl.s[j][r] = kok ? s : 0.0f;
-      sl.z[j][r] = p.zp ? int(__ldg(p.zp + tr.s[j][r] + grp)) : 0;
-    }
+  for (int r = 0; r < 2; ++r) {
+    const uint8_t* src = tr.w[r] + (BITS == 4 ? kc / 2 : kc);
+    sl.w[r].v[0] = ldg_stream(src);
+    if (BITS == 8) sl.w[r].v[BITS == 8 ? 1 : 0] = ldg_stream(src + 16);
+    const float s = __ldg(p.scales + tr.s[r] + grp);
+    sl.s[r] = kok ? s : 0.0f;
+    sl.z[r] = p.zp ? int(__ldg(p.zp + tr.s[r] + grp)) : 0;
+  }
 }
 
-// Y (full tile) or the block's partial-sum slot: acc[j][mt][e] is D[g + 8 (e / 2)][2 t + e % 2]
-// of the warp's tile j and X tile mt.
-template <int MT, int NT>
+// Y (full tile) or the block's partial-sum slot: acc[mt][e] is D[g + 8 (e / 2)][2 t + e % 2] of
+// the warp's 16 rows and X tile mt.
+template <int MT>
 __device__ __forceinline__ void store_unit(const KParams& p, int64_t tile, bool full,
                                            float* slot, int warp, int lane,
-                                           const float (&acc)[NT][MT][4]) {
-  constexpr int RB = kWarps * 16 * NT;
+                                           const float (&acc)[MT][4]) {
   const int g = lane >> 2, t = lane & 3;
 #pragma unroll
-  for (int j = 0; j < NT; ++j)
+  for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int nl = warp * 16 * NT + 16 * j + g + 8 * (e >> 1);
-        const int m = 8 * mt + 2 * t + (e & 1);
-        if (m >= p.M) continue;
-        const float v = acc[j][mt][e];
-        if (full) {
-          const int64_t n = tile * RB + nl;
-          if (n < p.N)
-            store_y(p.y, m * p.ldy + n, p.yt, p.row_scale ? v * p.row_scale[m] : v);
-        } else {
-          slot[m * RB + nl] = v;
-        }
+    for (int e = 0; e < 4; ++e) {
+      const int nl = warp * 16 + g + 8 * (e >> 1);
+      const int m = 8 * mt + 2 * t + (e & 1);
+      if (m >= p.M) continue;
+      const float v = acc[mt][e];
+      if (full) {
+        const int64_t n = tile * kRB + nl;
+        if (n < p.N)
+          store_y(p.y, m * p.ldy + n, p.yt, p.row_scale ? v * p.row_scale[m] : v);
+      } else {
+        slot[m * kRB + nl] = v;
       }
+    }
 }
 
 // The tile position of a block's compute: tile, chunk c, the chunk c0 the block started the
@@ -1009,9 +1002,9 @@ struct Seg {
 // PERM: still to be put in int4's pair order), the weights of `sl`, the chunk sums added to acc.
 // Q8 (int8 mode): X is the exact fp16 q, sxa the shared address of the chunk's sx of X rows
 // 0 .. 8 MT - 1; each chunk (one group) adds (sx * scale) * its exact integer sum.
-template <class T, int BITS, bool SA, int MT, int NT, bool PERM, bool Q8 = false>
-__device__ __forceinline__ void unit_mma(const WSlot<BITS, NT>& sl, uint32_t xa,
-                                         float (&acc)[NT][MT][4], uint32_t sxa = 0) {
+template <class T, int BITS, bool SA, int MT, bool PERM, bool Q8 = false>
+__device__ __forceinline__ void unit_mma(const WSlot<BITS>& sl, uint32_t xa, float (&acc)[MT][4],
+                                         uint32_t sxa = 0) {
   float sxv[MT][2];
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt) {
@@ -1037,66 +1030,60 @@ __device__ __forceinline__ void unit_mma(const WSlot<BITS, NT>& sl, uint32_t xa,
         for (int i = 0; i < 4; ++i) xb[mt][4 * q + i] = n4[i];
       }
     }
+  Deq<T> d0, d1;
+  d0.init(sl.s[0], sl.z[0]);
+  d1.init(sl.s[1], sl.z[1]);
+  uint32_t a0[16], a1[16];
+  dequant32<T, BITS, !SA>(sl.w[0], d0, a0);
+  dequant32<T, BITS, !SA>(sl.w[1], d1, a1);
+  float pt[MT][2][4];
 #pragma unroll
-  for (int j = 0; j < NT; ++j) {
-    Deq<T> d0, d1;
-    d0.init(sl.s[j][0], sl.z[j][0]);
-    d1.init(sl.s[j][1], sl.z[j][1]);
-    uint32_t a0[16], a1[16];
-    dequant32<T, BITS, !SA>(sl.w[j][0], d0, a0);
-    dequant32<T, BITS, !SA>(sl.w[j][1], d1, a1);
-    float pt[MT][2][4];
+  for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
+    for (int q = 0; q < 2; ++q)
 #pragma unroll
-      for (int q = 0; q < 2; ++q)
+      for (int e = 0; e < 4; ++e) pt[mt][q][e] = 0.0f;
 #pragma unroll
-        for (int e = 0; e < 4; ++e) pt[mt][q][e] = 0.0f;
-#pragma unroll
-    for (int s = 0; s < 8; ++s) {
-      const uint32_t a[4] = {a0[2 * s], a1[2 * s], a0[2 * s + 1], a1[2 * s + 1]};
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt) {
-        const uint32_t bb[2] = {xb[mt][2 * s], xb[mt][2 * s + 1]};
-        mma16816<T>(pt[mt][s & 1], a, bb);
-      }
-    }
+  for (int s = 0; s < 8; ++s) {
+    const uint32_t a[4] = {a0[2 * s], a1[2 * s], a0[2 * s + 1], a1[2 * s + 1]};
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt) {
-      if (Q8) {  // the tile kernel's operand order: (sx * scale) * sum
-        acc[j][mt][0] += (sxv[mt][0] * sl.s[j][0]) * (pt[mt][0][0] + pt[mt][1][0]);
-        acc[j][mt][1] += (sxv[mt][1] * sl.s[j][0]) * (pt[mt][0][1] + pt[mt][1][1]);
-        acc[j][mt][2] += (sxv[mt][0] * sl.s[j][1]) * (pt[mt][0][2] + pt[mt][1][2]);
-        acc[j][mt][3] += (sxv[mt][1] * sl.s[j][1]) * (pt[mt][0][3] + pt[mt][1][3]);
-      } else if (SA) {
-        acc[j][mt][0] += sl.s[j][0] * (pt[mt][0][0] + pt[mt][1][0]);
-        acc[j][mt][1] += sl.s[j][0] * (pt[mt][0][1] + pt[mt][1][1]);
-        acc[j][mt][2] += sl.s[j][1] * (pt[mt][0][2] + pt[mt][1][2]);
-        acc[j][mt][3] += sl.s[j][1] * (pt[mt][0][3] + pt[mt][1][3]);
-      } else {
+      const uint32_t bb[2] = {xb[mt][2 * s], xb[mt][2 * s + 1]};
+      mma16816<T>(pt[mt][s & 1], a, bb);
+    }
+  }
 #pragma unroll
-        for (int e = 0; e < 4; ++e) acc[j][mt][e] += pt[mt][0][e] + pt[mt][1][e];
-      }
+  for (int mt = 0; mt < MT; ++mt) {
+    if (Q8) {  // the tile kernel's operand order: (sx * scale) * sum
+      acc[mt][0] += (sxv[mt][0] * sl.s[0]) * (pt[mt][0][0] + pt[mt][1][0]);
+      acc[mt][1] += (sxv[mt][1] * sl.s[0]) * (pt[mt][0][1] + pt[mt][1][1]);
+      acc[mt][2] += (sxv[mt][0] * sl.s[1]) * (pt[mt][0][2] + pt[mt][1][2]);
+      acc[mt][3] += (sxv[mt][1] * sl.s[1]) * (pt[mt][0][3] + pt[mt][1][3]);
+    } else if (SA) {
+      acc[mt][0] += sl.s[0] * (pt[mt][0][0] + pt[mt][1][0]);
+      acc[mt][1] += sl.s[0] * (pt[mt][0][1] + pt[mt][1][1]);
+      acc[mt][2] += sl.s[1] * (pt[mt][0][2] + pt[mt][1][2]);
+      acc[mt][3] += sl.s[1] * (pt[mt][0][3] + pt[mt][1][3]);
+    } else {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[mt][e] += pt[mt][0][e] + pt[mt][1][e];
     }
   }
 }
 
 // After a chunk: where the tile ends (or the block's range does, `last`), its sums go to Y or
 // to the block's partial-sum slot and acc restarts.
-template <int MT, int NT>
+template <int MT>
 __device__ __forceinline__ void seg_step(const KParams& p, Seg& sg, int C, bool last, float* part,
-                                         int64_t b, int warp, int lane, float (&acc)[NT][MT][4]) {
-  constexpr int RB = kWarps * 16 * NT;
+                                         int64_t b, int warp, int lane, float (&acc)[MT][4]) {
   if (++sg.c == C || last) {
     const bool full = sg.c0 == 0 && sg.c == C;
-    float* slot = part + (2 * b + (sg.first ? 0 : 1)) * p.M * RB;
-    store_unit<MT, NT>(p, sg.tile, full, slot, warp, lane, acc);
+    float* slot = part + (2 * b + (sg.first ? 0 : 1)) * p.M * kRB;
+    store_unit<MT>(p, sg.tile, full, slot, warp, lane, acc);
 #pragma unroll
-    for (int j = 0; j < NT; ++j)
+    for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-      for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) acc[j][mt][e] = 0.0f;
+      for (int e = 0; e < 4; ++e) acc[mt][e] = 0.0f;
     if (sg.c == C) {
       sg.c = 0;
       ++sg.tile;
@@ -1205,30 +1192,30 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
   int64_t ltile = u0 / C;
   int lc = int(u0 - ltile * C);
   Seg sg{ltile, lc, lc, true};
-  TileRows<1> tr;
-  tile_rows<1>(p, ltile, warp, lane, tr);
+  TileRows tr;
+  tile_rows(p, ltile, warp, lane, tr);
   auto advance = [&]() {
     if (++lc == C) {
       lc = 0;
-      tile_rows<1>(p, ++ltile, warp, lane, tr);
+      tile_rows(p, ++ltile, warp, lane, tr);
     }
   };
-  WSlot<BITS, 1> buf[R];
+  WSlot<BITS> buf[R];
   XPiece xr{make_uint4(0, 0, 0, 0), 0.0f};  // the X piece in flight
 #pragma unroll
   for (int v = 0; v < PF; ++v) {
     if (v < nu) {
-      load_unit<BITS, 1>(p, tr, lc, t, gmul, buf[v]);
+      load_unit<BITS>(p, tr, lc, t, gmul, buf[v]);
       xstore(xload(lc), v);
     }
     advance();
   }
 
-  float acc[1][MT][4];
+  float acc[MT][4];
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-    for (int e = 0; e < 4; ++e) acc[0][mt][e] = 0.0f;
+    for (int e = 0; e < 4; ++e) acc[mt][e] = 0.0f;
   const uint32_t xbase = opaque(smem_u32(&xs[0][lane]));
   const uint32_t sxbase = smem_u32(&sxs[0][0]);
 
@@ -1240,13 +1227,13 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
       __syncthreads();  // unit i's X is in; every warp is done with slot (v + PF) % R
       if (i > 0 && i + PF - 1 < nu) xstore(xr, (v + PF - 1) % R);
       if (i + PF < nu) {
-        load_unit<BITS, 1>(p, tr, lc, t, gmul, buf[(v + PF) % R]);
+        load_unit<BITS>(p, tr, lc, t, gmul, buf[(v + PF) % R]);
         xr = xload(lc);
         advance();
       }
-      unit_mma<T, BITS, SA, MT, 1, false, Q8>(buf[v], xbase + uint32_t(v * XC * 16), acc,
+      unit_mma<T, BITS, SA, MT, false, Q8>(buf[v], xbase + uint32_t(v * XC * 16), acc,
                                               Q8 ? sxbase + uint32_t(v * sizeof(sxs[0])) : 0u);
-      seg_step<MT, 1>(p, sg, C, i + 1 == nu, part, b, warp, lane, acc);
+      seg_step<MT>(p, sg, C, i + 1 == nu, part, b, warp, lane, acc);
     }
   }
 }
@@ -1270,9 +1257,8 @@ __global__ void sk_reduce(KParams p, Plan pl, int RB, const float* part) {
 }
 
 // PF: chunks in flight beyond the current one (decode_probe, H200, 2026-12-02, M=16 W4: 3 and
-// 2 within 1 %; 8-bit weights: 2). RB: rows per tile (8 warps x 16).
+// 2 within 1 %; 8-bit weights: 2).
 template <int BITS> constexpr int sk_pf() { return 2; }
-constexpr int kRB = kWarps * 16;
 constexpr int kBlocksPerSm = 2;
 
 // split: the stream-K grid of one block per SM slot (at least one per tile); else one block
