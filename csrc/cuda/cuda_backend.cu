@@ -12,27 +12,25 @@
 //                                      is first converted to an fp16 workspace copy
 //   int8,  gs % 32 == 0, gs <= 65536, w aligned -> quantize X (workspace) + cuda_gemv.cu
 //                                      (M <= 16, groups of 128; M = 2..16 stream-K with its
-//                                      partial sums in the workspace), else on a 9.0 device with the
-//                                      sm_90a build and gs <= 512 cuda_gemm_sm90.cu (wgmma on
-//                                      the exact fp16 q), else cuda_gemm.cu (s8 mma)
+//                                      partial sums in the workspace), else on a 9.0 device
+//                                      with the sm_90a build and gs <= 512 cuda_gemm_sm90.cu
+//                                      (wgmma on the exact fp16 q), else cuda_gemm.cu (s8 mma)
 //   anything else                   -> cuda_generic.cu (correct, slow)
 //
-// Workspace: the int8 mode (quantized X: M*K + 8*M*groups bytes, plus the decode kernel's
-// optional partial sums; M*K*2 + 4*M*groups + the
-// split-K partials on the Hopper path), the fp32/unaligned X of the
-// float GEMM (M*K*2 bytes), the split-K partial sums of the sm90 GEMM (splits*M*N*4 bytes,
-// only for shapes with fewer tiles than SMs) and of the M = 2..16 decode kernel (2 * blocks *
-// M * 128 * 4 bytes, blocks = 2 per SM, where a 128-row tile is shared between blocks) need
-// scratch memory. It is cached per (device,
-// stream) and grown geometrically with cudaMalloc outside of stream capture (after
-// synchronizing that stream so the old buffer is idle; a buffer once handed to a capture is
-// kept alive until exit instead of freed, since its graph may still be replayed). A call
-// needing more than the cached size while its stream is being captured fails with
-// QMM_CUDA_ERROR (run one call of the largest shape before capturing), except the partial
-// sums, without which the GEMM / decode kernel runs unsplit (one block per tile). Graphs and direct calls on one stream share
-// its workspace: a replay must not overlap other qmatmul work on that stream's workspace (the
-// same rule as for stream-ordered work). Steady state: no allocation, no synchronization. The
-// cache is freed at exit.
+// Workspace: the int8 mode (quantized X: M*K + 8*M*groups bytes, plus the decode kernel's optional
+// partial sums; M*K*2 + 4*M*groups + the split-K partials on the Hopper path), the fp32/unaligned X
+// of the float GEMM (M*K*2 bytes), the split-K partial sums of the sm90 GEMM (splits*M*N*4 bytes,
+// only for shapes with fewer tiles than SMs) and of the M = 2..16 decode kernel (2 * blocks * M *
+// 128 * 4 bytes, blocks = 2 per SM, where a 128-row tile is shared between blocks) need scratch
+// memory. It is cached per (device, stream) and grown geometrically with cudaMalloc outside of
+// stream capture (after synchronizing that stream so the old buffer is idle; a buffer once handed
+// to a capture is kept alive until exit instead of freed, since its graph may still be replayed). A
+// call needing more than the cached size while its stream is being captured fails with
+// QMM_CUDA_ERROR (run one call of the largest shape before capturing), except the partial sums,
+// without which the GEMM / decode kernel runs unsplit (one block per tile). Graphs and direct calls
+// on one stream share its workspace: a replay must not overlap other qmatmul work on that stream's
+// workspace (the same rule as for stream-ordered work). Steady state: no allocation, no
+// synchronization. The cache is freed at exit.
 #include <cuda_runtime.h>
 
 #include <cstdio>
@@ -297,7 +295,8 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
       }
       e = decode ? cuda::launch_decode_float(k, sms, ws, ws ? need : 0, stream)
                  : cuda::launch_gemm_float(k, sms, ws, ws ? need : 0, stream);
-      return e == cudaSuccess ? QMM_OK : cuda_fail(e, decode ? "decode kernel launch" : "gemm kernel launch");
+      if (e == cudaSuccess) return QMM_OK;
+      return cuda_fail(e, decode ? "decode kernel launch" : "gemm kernel launch");
     }
     // fp32 X (whose finite values may lie beyond fp16's range) or unaligned fp16/bf16 X:
     // a dense fp16 copy scaled per row by a power of two (launch_convert_x_f16), then the
@@ -310,7 +309,8 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
     k2.x = nullptr;  // the dense fp16 copy (16-byte aligned rows when K % 8 == 0)
     k2.ldx = p.K;
     k2.xt = 0;
-    size_t split = decode ? cuda::decode_float_workspace(k2, sms) : cuda::gemm_float_workspace(k, sms);
+    size_t split =
+        decode ? cuda::decode_float_workspace(k2, sms) : cuda::gemm_float_workspace(k, sms);
     // The partial sums are optional (as on the aligned path): under capture without room for
     // them the kernel runs unsplit; the X copy is not.
     const qmm_status st = get_workspace_split(dev, stream, xbytes + rbytes, &split, &ws);

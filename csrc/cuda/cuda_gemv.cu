@@ -1,14 +1,14 @@
 // cuda float-mode decode kernels (M <= 16): cuda_float_gemv_w4w8.
 // Three kernels: the stream-K kernel (namespace sk, at the end: M = 2..16 with 16-byte aligned
-// fp16/bf16 X rows and 8+ chunks per block, both modes), the tile kernel below (the rest of
-// M = 2..16, M = 1 with K > 48K, and the int8 mode's 8-bit weights at M = 1) and the M = 1 kernel (namespace m1, further down: one
-// warp per row pair, 512-byte weight reads, X in shared memory; H200, decode_probe, 2026-12-02,
-// same run as the tile kernel: 70B.up W4 M=1 58.7 vs 72.6 us, 70B.down 54.2 vs 70.6, 70B.attn
-// 25.1 vs 28.3; W8 75.6 vs 83.4, 73.5 vs 81.5, 29.8 vs 31.2), which for int4 weights in groups
-// of 128 (both modes; 8-bit weights too with fp16 X) is m1::decode_m1_g128_kernel and its
-// persistent grid (K % 1024 == 0; same probe, 2026-12-02 13:10 UTC, one run: 70B.up / down /
-// attn 41.1 / 42.4 / 19.4 us against the general M = 1 kernel's 58.9 / 55.0 / 23.3 and the
-// non-persistent g128 kernel's 50.6 / 45.7 / 20.3).
+// fp16/bf16 X rows and 8+ chunks per block, both modes), the tile kernel below (the rest of M =
+// 2..16, M = 1 with K > 48K, and the int8 mode's 8-bit weights at M = 1) and the M = 1 kernel
+// (namespace m1, further down: one warp per row pair, 512-byte weight reads, X in shared memory;
+// H200, decode_probe, 2026-12-02, same run as the tile kernel: 70B.up W4 M=1 58.7 vs 72.6 us,
+// 70B.down 54.2 vs 70.6, 70B.attn 25.1 vs 28.3; W8 75.6 vs 83.4, 73.5 vs 81.5, 29.8 vs 31.2), which
+// for int4 weights in groups of 128 (both modes; 8-bit weights too with fp16 X) is
+// m1::decode_m1_g128_kernel and its persistent grid (K % 1024 == 0; same probe, 2026-12-02 13:10
+// UTC, one run: 70B.up / down / attn 41.1 / 42.4 / 19.4 us against the general M = 1 kernel's 58.9
+// / 55.0 / 23.3 and the non-persistent g128 kernel's 50.6 / 45.7 / 20.3).
 //
 // The tile kernel:
 // Layout read: canonical weights (int8 [N, K], or int4 two per byte, low nibble = even k), fp32
@@ -1331,7 +1331,8 @@ cudaError_t launch(const KParams& p, int num_sms, void* ws, size_t ws_bytes, cud
 template <int BITS>
 cudaError_t launch_q8(const KParams& p, const QuantX& qx, int num_sms, void* ws, size_t ws_bytes,
                       cudaStream_t s) {
-  if (p.M <= 8) return launch_mt<0, BITS, true, 1, sk_pf<BITS>(), true>(p, num_sms, ws, ws_bytes, s, qx);
+  if (p.M <= 8)
+    return launch_mt<0, BITS, true, 1, sk_pf<BITS>(), true>(p, num_sms, ws, ws_bytes, s, qx);
   return launch_mt<0, BITS, true, 2, sk_pf<BITS>(), true>(p, num_sms, ws, ws_bytes, s, qx);
 }
 
