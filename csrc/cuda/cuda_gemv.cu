@@ -917,9 +917,9 @@ __host__ __device__ __forceinline__ int64_t block_of(const Plan& pl, int64_t u) 
   return ((u + 1) * pl.G + pl.U - 1) / pl.U - 1;
 }
 
-// One chunk's loads for a lane: raw weights, scales and zero points of its rows g and g + 8.
 constexpr int kRB = kWarps * 16;  // weight rows per tile (16 per warp)
 
+// One chunk's loads for a lane: raw weights, scales and zero points of its rows g and g + 8.
 template <int BITS>
 struct WSlot {
   WRaw<BITS> w[2];
@@ -998,11 +998,11 @@ struct Seg {
   bool first;
 };
 
-// One chunk's mma of a warp: X from shared memory at xa (the lane's pieces, chunk order,
-// PERM: still to be put in int4's pair order), the weights of `sl`, the chunk sums added to acc.
+// One chunk's mma of a warp: X from shared memory at xa (the lane's pieces, already in the
+// weights' pair order), the weights of `sl`, the chunk sums added to acc.
 // Q8 (int8 mode): X is the exact fp16 q, sxa the shared address of the chunk's sx of X rows
 // 0 .. 8 MT - 1; each chunk (one group) adds (sx * scale) * its exact integer sum.
-template <class T, int BITS, bool SA, int MT, bool PERM, bool Q8 = false>
+template <class T, int BITS, bool SA, int MT, bool Q8 = false>
 __device__ __forceinline__ void unit_mma(const WSlot<BITS>& sl, uint32_t xa, float (&acc)[MT][4],
                                          uint32_t sxa = 0) {
   float sxv[MT][2];
@@ -1022,13 +1022,9 @@ __device__ __forceinline__ void unit_mma(const WSlot<BITS>& sl, uint32_t xa, flo
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
       const uint4 x4 = lds128(xa + uint32_t((mt * 4 + q) * 32 * 16));
-      uint32_t n4[4] = {x4.x, x4.y, x4.z, x4.w};
-      if (PERM) {
-        permute_x4(n4, xb[mt] + 4 * q);
-      } else {
+      const uint32_t n4[4] = {x4.x, x4.y, x4.z, x4.w};
 #pragma unroll
-        for (int i = 0; i < 4; ++i) xb[mt][4 * q + i] = n4[i];
-      }
+      for (int i = 0; i < 4; ++i) xb[mt][4 * q + i] = n4[i];
     }
   Deq<T> d0, d1;
   d0.init(sl.s[0], sl.z[0]);
@@ -1231,8 +1227,8 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
         xr = xload(lc);
         advance();
       }
-      unit_mma<T, BITS, SA, MT, false, Q8>(buf[v], xbase + uint32_t(v * XC * 16), acc,
-                                              Q8 ? sxbase + uint32_t(v * sizeof(sxs[0])) : 0u);
+      unit_mma<T, BITS, SA, MT, Q8>(buf[v], xbase + uint32_t(v * XC * 16), acc,
+                                       Q8 ? sxbase + uint32_t(v * sizeof(sxs[0])) : 0u);
       seg_step<MT>(p, sg, C, i + 1 == nu, part, b, warp, lane, acc);
     }
   }
@@ -1256,9 +1252,9 @@ __global__ void sk_reduce(KParams p, Plan pl, int RB, const float* part) {
   }
 }
 
-// PF: chunks in flight beyond the current one (decode_probe, H200, 2026-12-02, M=16 W4: 3 and
-// 2 within 1 %; 8-bit weights: 2).
-template <int BITS> constexpr int sk_pf() { return 2; }
+// Chunks in flight beyond the current one (decode_probe, H200, 2026-12-02, M=16 W4: 3 and 2
+// within 1 %; 8-bit weights: 2).
+constexpr int kPF = 2;
 constexpr int kBlocksPerSm = 2;
 
 // split: the stream-K grid of one block per SM slot (at least one per tile); else one block
@@ -1292,8 +1288,7 @@ inline bool takes(const KParams& p, bool x_vec, int num_sms) {
   if (p.M < 2 || !x_vec || (p.K / 32) * (p.gs / 32) >= (int64_t(1) << 31)) return false;
   const Pick f = forced();
   if (f != Pick::kAuto) return f == Pick::kStreamK;
-  const int64_t units = ((p.N + kRB - 1) / kRB) * ((p.K + kChunk - 1) / kChunk);
-  return units >= 8 * int64_t(kBlocksPerSm) * num_sms;
+  return plan(p, num_sms, false).U >= 8 * int64_t(kBlocksPerSm) * num_sms;
 }
 
 // Bytes of partial sums the split plan wants (0: it splits no tile).
@@ -1302,7 +1297,7 @@ inline size_t workspace(const KParams& p, int num_sms) {
   return pl.G == pl.T ? 0 : size_t(2 * pl.G) * size_t(p.M) * size_t(kRB) * 4;
 }
 
-template <int XT, int BITS, bool SA, int MT, int PF = sk_pf<BITS>(), bool Q8 = false>
+template <int XT, int BITS, bool SA, int MT, int PF = kPF, bool Q8 = false>
 cudaError_t launch_mt(const KParams& p, int num_sms, void* ws, size_t ws_bytes, cudaStream_t s,
                       const QuantX& qx = QuantX{nullptr, nullptr, nullptr}) {
   const size_t need = workspace(p, num_sms);
@@ -1332,8 +1327,8 @@ template <int BITS>
 cudaError_t launch_q8(const KParams& p, const QuantX& qx, int num_sms, void* ws, size_t ws_bytes,
                       cudaStream_t s) {
   if (p.M <= 8)
-    return launch_mt<0, BITS, true, 1, sk_pf<BITS>(), true>(p, num_sms, ws, ws_bytes, s, qx);
-  return launch_mt<0, BITS, true, 2, sk_pf<BITS>(), true>(p, num_sms, ws, ws_bytes, s, qx);
+    return launch_mt<0, BITS, true, 1, kPF, true>(p, num_sms, ws, ws_bytes, s, qx);
+  return launch_mt<0, BITS, true, 2, kPF, true>(p, num_sms, ws, ws_bytes, s, qx);
 }
 
 }  // namespace sk
