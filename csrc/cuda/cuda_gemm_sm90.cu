@@ -46,7 +46,11 @@
 // int8 mode (same bench): M = 4096 262-298 TFLOP/s (the mma.sync s8 GEMM: 96-102), M = 256
 // 232-248; first with BM = 64 on 4 warpgroups 211-237; 244-274 before the group-start scalar
 // work moved after the commit (ptxas had injected warpgroup.arrive fences, C7519).
+#include <cuda.h>  // CUtensorMap and its enums (the encoder is reached through cudart)
+
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "cuda/cuda_common.cuh"
 #include "cuda/cuda_kernels.h"
@@ -170,6 +174,111 @@ QMM_WGMMA_RS(__half, "f16", "32", 16, "{%16, %17, %18, %19}, %20", "%21")
 QMM_WGMMA_RS(__nv_bfloat16, "bf16", "32", 16, "{%16, %17, %18, %19}, %20", "%21")
 QMM_WGMMA_RS(__half, "f16", "16", 8, "{%8, %9, %10, %11}, %12", "%13")
 QMM_WGMMA_RS(__nv_bfloat16, "bf16", "16", 8, "{%8, %9, %10, %11}, %12", "%13")
+
+// mbarriers (shared::cta addresses) and the TMA 2-D tile load that completes on one.
+__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes)
+               : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+  uint32_t done;
+  do {
+    asm volatile(
+        "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+        "selp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(bar), "r"(parity)
+        : "memory");
+  } while (!done);
+}
+// Box (c0, c1) (innermost coordinate first) of the tensor `map` to shared `dst`, its bytes
+// counted on `bar`. Parts of the box outside the tensor are written as zeros (and counted).
+__device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap* map, int c0, int c1,
+                                            uint32_t bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+      " [%0], [%1, {%2, %3}], [%4];" ::"r"(dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(bar)
+      : "memory");
+}
+
+// Tile order: groups of up to 16 weight tiles, X tiles fastest inside a group, so the blocks
+// resident at one time share their weight and X tiles in L2. Block blockIdx.x's first X row m0
+// and weight row n0.
+template <int BM, int BN>
+__device__ __forceinline__ void tile_origin(const KParams& p, int64_t& m0, int64_t& n0) {
+  const int64_t tiles_m = (p.M + BM - 1) / BM, tiles_n = (p.N + BN - 1) / BN;
+  constexpr int64_t kGroupN = 16;
+  const int64_t b = blockIdx.x;
+  const int64_t grp_n0 = (b / (kGroupN * tiles_m)) * kGroupN;
+  const int64_t gn = min(kGroupN, tiles_n - grp_n0);
+  const int64_t within = b % (kGroupN * tiles_m);
+  n0 = (grp_n0 + within % gn) * BN;
+  m0 = (within / gn) * BM;
+}
+
+// One 32-k step's A fragments (two k16 chunks) of the thread's rows r0 (registers 0, 2) and
+// r0 + 8 (1, 3), from the stage's weights at `ws` (row r0; row r0 + 8 is 8 WR bytes on),
+// dequantized by deq[0] / deq[1] (SCALE = false: the exact q - zp). gsel picks byte t of two
+// words.
+template <class T, int BITS, bool SCALE, int WR>
+__device__ __forceinline__ void frag_step(const uint8_t* ws, int hs, int t, uint32_t gsel,
+                                          const Deq<T> (&deq)[2], uint32_t (&a)[2][4]) {
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const uint8_t* row = ws + 8 * h * WR;
+    if (BITS == 4) {
+      const uint4 v = *reinterpret_cast<const uint4*>(row + 16 * hs);
+      const uint32_t gw = prmt(prmt(v.x, v.y, gsel), prmt(v.z, v.w, gsel), 0x5410);
+      uint32_t o[4];
+      deq[h].template w4<SCALE>(gw, o);  // (k 2t, 16+2t) (2t+1, 17+2t) (8+2t, 24+2t) (9+2t, 25+2t)
+      a[0][h] = prmt(o[0], o[1], 0x5410);
+      a[0][2 + h] = prmt(o[2], o[3], 0x5410);
+      a[1][h] = prmt(o[0], o[1], 0x7632);
+      a[1][2 + h] = prmt(o[2], o[3], 0x7632);
+    } else {
+#pragma unroll
+      for (int c = 0; c < 2; ++c) {
+        const uint4 v = *reinterpret_cast<const uint4*>(row + 32 * hs + 16 * c);
+        const uint32_t lo = (t >> 1) ? v.y : v.x, hi = (t >> 1) ? v.w : v.z;
+        const uint32_t gw = prmt(lo, hi, (t & 1) ? 0x7632 : 0x5410);
+        uint32_t o[2];
+        deq[h].template w8<SCALE>(gw, o);  // (k 2t, 2t+1) (2t+8, 2t+9)
+        a[c][h] = o[0];
+        a[c][2 + h] = o[1];
+      }
+    }
+  }
+}
+
+// The block's tile from the accumulators: acc[4j + e] = (weight row nr[e >> 1], X row
+// m0 + 8j + 2t + (e & 1)); to Y (row_scale applied), or as fp32 partial sums to pt[M][N].
+template <int BM>
+__device__ __forceinline__ void store_tile(const KParams& p, float* pt, int64_t m0,
+                                           const int64_t (&nr)[2], int t,
+                                           const float (&acc)[BM / 2]) {
+#pragma unroll
+  for (int j = 0; j < BM / 8; ++j)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int64_t m = m0 + 8 * j + 2 * t + (e & 1);
+      const int64_t n = nr[e >> 1];
+      if (m < p.M && n < p.N) {
+        const float v = acc[4 * j + e];
+        if (pt)
+          pt[m * p.N + n] = v;
+        else
+          store_y(p.y, m * p.ldy + n, p.yt, p.row_scale ? v * p.row_scale[m] : v);
+      }
+    }
+}
+
 #endif  // QMM_SM90_WGMMA
 
 // One block: the 256 x BM tile `blockIdx.x` over the k stages [kt0, kt1) of split blockIdx.y.
@@ -202,16 +311,8 @@ __global__ void __launch_bounds__(128 * NWG, 1)
   const int g = lane >> 2, t = lane & 3;
   const int r0 = 16 * warp + g;  // this thread's first weight row in the tile (second: r0 + 8)
 
-  // Tile order: groups of up to 16 weight tiles, X tiles fastest inside a group, so the
-  // blocks resident at one time share their weight and X tiles in L2.
-  const int64_t tiles_m = (p.M + BM - 1) / BM, tiles_n = (p.N + kBN - 1) / kBN;
-  constexpr int64_t kGroupN = 16;
-  const int64_t b = blockIdx.x;
-  const int64_t grp_n0 = (b / (kGroupN * tiles_m)) * kGroupN;
-  const int64_t gn = min(kGroupN, tiles_n - grp_n0);
-  const int64_t within = b % (kGroupN * tiles_m);
-  const int64_t n0 = (grp_n0 + within % gn) * kBN;
-  const int64_t m0 = (within / gn) * BM;
+  int64_t m0, n0;
+  tile_origin<BM, kBN>(p, m0, n0);
   const int64_t K = p.K;
   const int nk_all = int((K + kBK - 1) / kBK);
   const int kt0 = int(blockIdx.y) * stages_per_split;
@@ -379,31 +480,7 @@ __global__ void __launch_bounds__(128 * NWG, 1)
           if (!INT8) load_pf(grp + 1);
           fresh = false;
         }
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {  // rows r0 (fragment registers 0, 2) and r0 + 8 (1, 3)
-          const uint8_t* row = ws + 8 * h * C::WR;
-          if (BITS == 4) {
-            const uint4 v = *reinterpret_cast<const uint4*>(row + 16 * hs);
-            const uint32_t gw = prmt(prmt(v.x, v.y, gsel), prmt(v.z, v.w, gsel), 0x5410);
-            uint32_t o[4];
-            deq[h].template w4<!INT8>(gw, o);  // (k 2t, 16+2t) (2t+1, 17+2t) (8+2t, 24+2t) (9+2t, 25+2t)
-            a[0][h] = prmt(o[0], o[1], 0x5410);
-            a[0][2 + h] = prmt(o[2], o[3], 0x5410);
-            a[1][h] = prmt(o[0], o[1], 0x7632);
-            a[1][2 + h] = prmt(o[2], o[3], 0x7632);
-          } else {
-#pragma unroll
-            for (int c = 0; c < 2; ++c) {
-              const uint4 v = *reinterpret_cast<const uint4*>(row + 32 * hs + 16 * c);
-              const uint32_t lo = (t >> 1) ? v.y : v.x, hi = (t >> 1) ? v.w : v.z;
-              const uint32_t gw = prmt(lo, hi, (t & 1) ? 0x7632 : 0x5410);
-              uint32_t o[2];
-              deq[h].template w8<!INT8>(gw, o);  // (k 2t, 2t+1) (2t+8, 2t+9)
-              a[c][h] = o[0];
-              a[c][2 + h] = o[1];
-            }
-          }
-        }
+        frag_step<T, BITS, !INT8, C::WR>(ws, hs, t, gsel, deq, a);
         const bool gfirst = in_grp == 0;       // INT8: this step starts a group ...
         const bool gend = in_grp + 1 == gsteps;  // ... and this one ends it
         const bool real = grp < p.groups;      // (not the zero step past K)
@@ -457,22 +534,145 @@ __global__ void __launch_bounds__(128 * NWG, 1)
   if (INT8) fence_acc(gacc);
   cp_async_wait<0>();
 
-  // D fragment: acc[4j + e] = (weight row r0 + 8 (e >> 1), X row 8j + 2t + (e & 1)).
   float* pt = part ? part + int64_t(blockIdx.y) * p.M * p.N : nullptr;
+  store_tile<BM>(p, pt, m0, nr, t, acc);
+#endif  // QMM_SM90_WGMMA
+}
+
+// The float mode at BM = 256 with a producer warpgroup: warpgroup 2 (one thread) loads each
+// stage by TMA (X with the 128-byte swizzle the descriptor expects, the weight rows as they
+// lie; both zero-filled past M, N and K by the copy engine) into the ring of S slots, signalled
+// per slot on an mbarrier (`full`, transaction bytes); warpgroups 0-1 wait on that barrier
+// alone, run the dequantization and MMAs of gemm_sm90_kernel, and give a slot back (lane 0 of
+// each warp on `empty`) once the MMAs that read it are complete. No block barrier in the loop
+// and no copy instructions in the consumers: a warpgroup waits only for its data, and the
+// producer runs up to S - 1 stages ahead. Registers: 240 per consumer thread, 24 for the
+// producer (setmaxnreg). tmx: X [M, K] (16-bit), box 64 k x 256 rows; tmw: the weights [N,
+// row bytes], box WR bytes x 128 rows. Split K as gemm_sm90_kernel (blockIdx.y).
+template <class T, int BITS>
+__global__ void __launch_bounds__(384, 1)
+    gemm_sm90_ws_kernel(const __grid_constant__ CUtensorMap tmx,
+                        const __grid_constant__ CUtensorMap tmw, KParams p, float* part,
+                        int stages_per_split) {
+#ifdef QMM_SM90_WGMMA
+  constexpr int BM = 256, NWG = 2;
+  using C = Sm90Cfg<BITS, BM, NWG>;
+  constexpr int kBN = C::kBN, ACC = BM / 2, kXS = C::XS, S = C::kStages;
+  extern __shared__ uint8_t smem_raw[];
+  const uint32_t raw_addr = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
+  uint8_t* smem = smem_raw + (((raw_addr + 1023) & ~1023u) - raw_addr);
+  const uint32_t sbase = (raw_addr + 1023) & ~1023u;
+  const uint32_t full0 = sbase + S * C::kStageBytes;  // full[s] = full0 + 8 s
+  const uint32_t empty0 = full0 + 8 * S;              // empty[s] = empty0 + 8 s
+
+  const int tid = threadIdx.x;
+  const int lane = tid & 31, warp = tid >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  int64_t m0, n0;
+  tile_origin<BM, kBN>(p, m0, n0);
+  const int nk_all = int((p.K + kBK - 1) / kBK);
+  const int kt0 = int(blockIdx.y) * stages_per_split;
+  const int nk = min(nk_all - kt0, stages_per_split);
+
+  if (tid == 0) {
 #pragma unroll
-  for (int j = 0; j < BM / 8; ++j)
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int64_t m = m0 + 8 * j + 2 * t + (e & 1);
-      const int64_t n = nr[e >> 1];
-      if (m < p.M && n < p.N) {
-        const float v = acc[4 * j + e];
-        if (pt)
-          pt[m * p.N + n] = v;
-        else
-          store_y(p.y, m * p.ldy + n, p.yt, p.row_scale ? v * p.row_scale[m] : v);
+    for (int s = 0; s < S; ++s) {
+      mbar_init(full0 + 8 * s, 1);
+      mbar_init(empty0 + 8 * s, 8);  // lane 0 of each consumer warp
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+  }
+  __syncthreads();
+
+  if (warp >= 8) {  // the producer warpgroup
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
+    if (tid == 256) {
+      int slot = 0;
+      uint32_t phase = 0;  // of the slot's barriers in this round of the ring
+      for (int j = 0; j < nk; ++j) {
+        if (j >= S) mbar_wait(empty0 + 8 * slot, phase ^ 1);  // the previous round's release
+        const uint32_t st = sbase + slot * C::kStageBytes, bar = full0 + 8 * slot;
+        mbar_expect_tx(bar, C::kStageBytes);
+        tma_load_2d(st, &tmx, (kt0 + j) * kBK, int(m0), bar);
+        tma_load_2d(st + kXS, &tmw, (kt0 + j) * C::WR, int(n0), bar);
+        if (++slot == S) {
+          slot = 0;
+          phase ^= 1;
+        }
       }
     }
+    return;
+  }
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
+
+  const int r0 = 16 * warp + g;
+  const int gsteps = int(p.gs / 32);
+  const int64_t step0 = int64_t(kt0) * (kBK / 32);
+  int64_t grp = step0 / gsteps;
+  int in_grp = int(step0 % gsteps);
+  const int64_t nr[2] = {n0 + r0, n0 + r0 + 8};
+  Deq<T> deq[2];
+  float pf_s[2];
+  int pf_z[2];
+  auto load_pf = [&](int64_t gi) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const bool ok = nr[h] < p.N && gi < p.groups;
+      pf_s[h] = ok ? __ldg(p.scales + nr[h] * p.groups + gi) : 0.0f;
+      pf_z[h] = ok && p.zp ? int(__ldg(p.zp + nr[h] * p.groups + gi)) : 0;
+    }
+  };
+  load_pf(grp);
+  bool fresh = true;  // the split's first step loads its group even mid-group
+  const uint32_t gsel = uint32_t(t) | (uint32_t(t + 4) << 4);
+  const uint32_t wrow0 = uint32_t(kXS + r0 * C::WR);
+  const uint64_t desc0 = desc_sw128(sbase);
+
+  float acc[ACC];
+#pragma unroll
+  for (int i = 0; i < ACC; ++i) acc[i] = 0.0f;
+  uint32_t a0[2][4], a1[2][4];
+  int slot = 0, prev = S - 1;
+  uint32_t phase = 0;
+  for (int i = 0; i < nk; ++i) {
+    mbar_wait(full0 + 8 * slot, phase);
+    const uint8_t* ws = smem + slot * C::kStageBytes + wrow0;
+    const uint64_t desc = desc0 + uint64_t((slot * C::kStageBytes) >> 4);
+#pragma unroll
+    for (int hs = 0; hs < 2; ++hs) {  // 32-k steps = commit groups, as gemm_sm90_kernel
+      uint32_t (&a)[2][4] = hs == 0 ? a0 : a1;
+      if (in_grp == 0 || fresh) {
+#pragma unroll
+        for (int h = 0; h < 2; ++h) deq[h].init(pf_s[h], pf_z[h]);
+        load_pf(grp + 1);
+        fresh = false;
+      }
+      frag_step<T, BITS, true, C::WR>(ws, hs, t, gsel, deq, a);
+      if (++in_grp == gsteps) {
+        in_grp = 0;
+        ++grp;
+      }
+      fence_acc(acc);
+      wgmma_fence();
+#pragma unroll
+      for (int c = 0; c < 2; ++c)
+        wgmma_rs<T, ACC>(acc, a[c], desc + uint64_t((64 * hs + 32 * c) >> 4), 1);
+      wgmma_commit();
+      wgmma_wait<1>();  // the group before this one is done: its fragment registers are free
+      fence_acc(acc);
+      // at hs = 0 that group was stage i - 1's last: its slot goes back to the producer
+      if (hs == 0 && i > 0 && lane == 0) mbar_arrive(empty0 + 8 * prev);
+    }
+    prev = slot;
+    if (++slot == S) {
+      slot = 0;
+      phase ^= 1;
+    }
+  }
+  wgmma_wait<0>();
+  fence_acc(acc);
+  float* pt = part ? part + int64_t(blockIdx.y) * p.M * p.N : nullptr;
+  store_tile<BM>(p, pt, m0, nr, t, acc);
 #endif  // QMM_SM90_WGMMA
 }
 
@@ -518,6 +718,51 @@ Plan plan(const KParams& p, int num_sms, bool int8) {
   return {bm, int((nk + per - 1) / per), per};
 }
 
+// The driver's tensor-map encoder (cuTensorMapEncodeTiled), reached through the runtime so
+// that nothing links libcuda; nullptr where the driver has none.
+using EncodeTiled = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*,
+                                 const cuuint64_t*, const cuuint64_t*, const cuuint32_t*,
+                                 const cuuint32_t*, CUtensorMapInterleave, CUtensorMapSwizzle,
+                                 CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+EncodeTiled encoder() {
+  static const EncodeTiled fn = [] {
+    void* f = nullptr;
+    cudaDriverEntryPointQueryResult q = cudaDriverEntryPointSymbolNotFound;
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault,
+                                         &q) != cudaSuccess ||
+        q != cudaDriverEntryPointSuccess) {
+      cudaGetLastError();
+      f = nullptr;
+    }
+    return reinterpret_cast<EncodeTiled>(f);
+  }();
+  return fn;
+}
+
+// A 2-D tensor map: `outer` rows of `inner` elements, rows stride_bytes apart, boxes of
+// box_inner x box_outer, zero fill outside. False where the encoder refuses it (alignment,
+// strides) or is missing: the caller then takes the cp.async kernel.
+bool tensor_map_2d(CUtensorMap* m, CUtensorMapDataType dt, const void* base, uint64_t inner,
+                   uint64_t outer, uint64_t stride_bytes, uint32_t box_inner, uint32_t box_outer,
+                   CUtensorMapSwizzle swizzle) {
+  const EncodeTiled enc = encoder();
+  if (!enc || reinterpret_cast<uintptr_t>(base) % 16 != 0 || stride_bytes % 16 != 0) return false;
+  const cuuint64_t dims[2] = {inner, outer};
+  const cuuint64_t strides[1] = {stride_bytes};
+  const cuuint32_t box[2] = {box_inner, box_outer};
+  const cuuint32_t elem[2] = {1, 1};
+  return enc(m, dt, 2, const_cast<void*>(base), dims, strides, box, elem,
+             CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+             CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+// QMM_CUDA_GEMM=cp-async in the environment keeps M > 128 on gemm_sm90_kernel (tests and
+// side-by-side timings); else the producer-warpgroup kernel takes it.
+bool producer_kernel_wanted() {
+  const char* e = std::getenv("QMM_CUDA_GEMM");
+  return !(e && std::strcmp(e, "cp-async") == 0);
+}
+
 template <class T, int BITS, int BM, bool INT8, int NWG = kWG>
 cudaError_t launch_bm(const KParams& p, Plan pl, void* ws, size_t ws_bytes, int num_sms,
                       cudaStream_t s, const float* sxt, int64_t ldsx) {
@@ -531,8 +776,25 @@ cudaError_t launch_bm(const KParams& p, Plan pl, void* ws, size_t ws_bytes, int 
   if (pl.splits > 1 && (!ws || ws_bytes < size_t(pl.splits) * size_t(p.M * p.N) * 4))
     pl = {BM, 1, int((p.K + kBK - 1) / kBK)};  // no workspace (e.g. under capture): one split
   float* part = pl.splits > 1 ? static_cast<float*>(ws) : nullptr;
-  kernel<<<dim3(unsigned(tiles), unsigned(pl.splits)), C::kThreads, smem, s>>>(
-      p, part, pl.stages, sxt, ldsx);
+  const dim3 grid(unsigned(tiles), unsigned(pl.splits));
+  bool done = false;
+  if constexpr (BM == 256 && !INT8) {  // the producer-warpgroup kernel where its maps encode
+    CUtensorMap tmx, tmw;
+    if (producer_kernel_wanted() && p.M < (int64_t(1) << 31) && p.N < (int64_t(1) << 31) &&
+        p.K < (int64_t(1) << 30) &&
+        tensor_map_2d(&tmx, CU_TENSOR_MAP_DATA_TYPE_UINT16, p.x, uint64_t(p.K), uint64_t(p.M),
+                      uint64_t(p.ldx) * 2, kBK, BM, CU_TENSOR_MAP_SWIZZLE_128B) &&
+        tensor_map_2d(&tmw, CU_TENSOR_MAP_DATA_TYPE_UINT8, p.w, uint64_t(p.K * BITS / 8),
+                      uint64_t(p.N), uint64_t(p.row_bytes), C::WR, 128,
+                      CU_TENSOR_MAP_SWIZZLE_NONE)) {
+      const int wsmem = C::kSmem + 256;  // + the 2 S mbarriers after the stages
+      const cudaError_t a2 = opt_in_smem<gemm_sm90_ws_kernel<T, BITS>>(wsmem);
+      if (a2 != cudaSuccess) return a2;
+      gemm_sm90_ws_kernel<T, BITS><<<grid, 384, wsmem, s>>>(tmx, tmw, p, part, pl.stages);
+      done = true;
+    }
+  }
+  if (!done) kernel<<<grid, C::kThreads, smem, s>>>(p, part, pl.stages, sxt, ldsx);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess || !part) return e;
   const int64_t blocks = std::min<int64_t>((p.M * p.N + 255) / 256, 8 * int64_t(num_sms));

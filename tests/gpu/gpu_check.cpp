@@ -282,15 +282,20 @@ bool run_case_once(const Case& c, Stats& st, bool verbose) {
 // Decode cases (M = 2..16, both modes) run twice: as the library picks, then with the
 // stream-K kernel forced (QMM_CUDA_DECODE=stream-k), which the library gives only to shapes
 // with 8+ chunks per block, so that the small shapes here test its tile sharing as well.
+// Float-mode cases with M > 128 run twice too: as picked (on Hopper the producer-warpgroup
+// GEMM), then on the cp.async GEMM it falls back to (QMM_CUDA_GEMM=cp-async).
 bool run_case(const Case& c, Stats& st, bool verbose) {
   bool ok = run_case_once(c, st, verbose);
-  if (c.M >= 2 && c.M <= 16) {
-    setenv("QMM_CUDA_DECODE", "stream-k", 1);
-    g_tag = " [stream-k forced]";
+  auto again = [&](const char* var, const char* value, const char* tag) {
+    setenv(var, value, 1);
+    g_tag = tag;
     ok = run_case_once(c, st, verbose) && ok;
-    unsetenv("QMM_CUDA_DECODE");
+    unsetenv(var);
     g_tag = "";
-  }
+  };
+  if (c.M >= 2 && c.M <= 16) again("QMM_CUDA_DECODE", "stream-k", " [stream-k forced]");
+  if (c.M > 128 && c.mode == QMM_COMPUTE_FLOAT)
+    again("QMM_CUDA_GEMM", "cp-async", " [cp-async gemm]");
   return ok;
 }
 
@@ -354,6 +359,16 @@ int cmd_check(bool quick) {
     e.bits = 8; e.xt = QMM_DTYPE_BF16; e.zp = false; run_case(e, st, true);
     e.M = 64; e.N = 1000; e.K = 8192; e.bits = 4; e.xt = QMM_DTYPE_F32; run_case(e, st, true);
     d.bits = 8; d.mode = QMM_COMPUTE_INT8; d.gs = 160; run_case(d, st, true);
+    // Hopper float GEMM at M > 128 (the producer-warpgroup kernel, and the cp.async one by
+    // run_case): K split over 2 weight tiles (M = 200, K = 16384), K % 64 == 32 (the last
+    // stage's upper half zero-filled by the copy engine) with groups of 32, M and N past the
+    // tile edges, a padded 16-byte aligned X row stride, bf16 and fp32 X, groups of 160.
+    Case h{200, 256, 16384, 128, 4, true, QMM_DTYPE_F16, QMM_DTYPE_F16, QMM_COMPUTE_FLOAT};
+    run_case(h, st, true);
+    h.M = 400; h.N = 600; h.K = 4128; h.gs = 32; h.bits = 8; h.xt = QMM_DTYPE_BF16;
+    h.ldx_pad = 8; run_case(h, st, true);
+    h.M = 257; h.N = 130; h.K = 2080; h.gs = 160; h.bits = 4; h.xt = QMM_DTYPE_F32;
+    h.yt = QMM_DTYPE_BF16; h.ldx_pad = 0; h.zp = false; run_case(h, st, true);
     // Hopper int8 GEMM (wgmma on the exact fp16 q): K split on group boundaries (groups of
     // 128, of 96 = 1.5 stages, of 32 with K % 64 == 32 in the last split), a fold per step.
     Case f{64, 1000, 8192, 128, 4, true, QMM_DTYPE_F16, QMM_DTYPE_F16, QMM_COMPUTE_INT8};
@@ -504,6 +519,13 @@ int cmd_sanitize() {
              mode ? QMM_COMPUTE_INT8 : QMM_COMPUTE_FLOAT};
       run_case(c, st, false);
     }
+  // The Hopper GEMM at M > 128 (producer warpgroup + TMA, then the cp.async kernel by
+  // run_case): M and N past the tile edges, K % 64 == 32, split K over 2 weight tiles.
+  {
+    Case c{140, 200, 1056, 32, 4, true, QMM_DTYPE_F16, QMM_DTYPE_F16, QMM_COMPUTE_FLOAT};
+    run_case(c, st, false);
+    c.N = 256; c.K = 8192; c.gs = 128; c.bits = 8; c.xt = QMM_DTYPE_BF16; run_case(c, st, false);
+  }
   std::printf("SANITIZE CASES: %d run, %d failed\n", st.run, st.failed);
   return st.failed ? 1 : 0;
 }
