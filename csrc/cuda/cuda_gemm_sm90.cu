@@ -30,6 +30,11 @@
 // halfword t % 2 of words t / 2 and 2 + t / 2 of each 16-byte k16 chunk (2 select + 1 prmt).
 // Dequantization is Deq's: s * (q - zp) with q - zp exact and one rounding (as cuda_gemm.cu).
 //
+// M > 128 in float mode runs gemm_sm90_ws_kernel instead (same tile, same dequantization and
+// MMAs): a producer warpgroup loads each stage by TMA and signals it on an mbarrier, so the
+// consumers wait for their data only, never at a block barrier (H200, 2026-12-02, gpu_check
+// bench, M = 4096: W4 675-682 TFLOP/s against this kernel's 574-582, W8 641-646 against
+// 532-537; `qmatmul bench --suite full`: 0.77-0.88x cuBLAS, was 0.61-0.77x).
 // Shared memory written by cp.async (generic proxy) is read by wgmma (async proxy): each
 // thread fences (fence.proxy.async) after its copies land and before the block barrier.
 // Requires what launch_gemm_float requires (group_size % 32 == 0, 16-byte aligned X rows and
