@@ -228,6 +228,18 @@ __device__ __forceinline__ void tile_origin(const KParams& p, int64_t& m0, int64
   m0 = (within / gn) * BM;
 }
 
+// Scale and zero point of group gi for the thread's two weight rows nr (0 past N and past the
+// groups).
+__device__ __forceinline__ void group_params(const KParams& p, const int64_t (&nr)[2], int64_t gi,
+                                             float (&s)[2], int (&z)[2]) {
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const bool ok = nr[h] < p.N && gi < p.groups;
+    s[h] = ok ? __ldg(p.scales + nr[h] * p.groups + gi) : 0.0f;
+    z[h] = ok && p.zp ? int(__ldg(p.zp + nr[h] * p.groups + gi)) : 0;
+  }
+}
+
 // One 32-k step's A fragments (two k16 chunks) of the thread's rows r0 (registers 0, 2) and
 // r0 + 8 (1, 3), from the stage's weights at `ws` (row r0; row r0 + 8 is 8 WR bytes on),
 // dequantized by deq[0] / deq[1] (SCALE = false: the exact q - zp). gsel picks byte t of two
@@ -424,14 +436,7 @@ __global__ void __launch_bounds__(128 * NWG, 1)
   Deq<T> deq[2];
   float pf_s[2], cur_s[2];  // cur_s: INT8, the current group's scales (for the fold)
   int pf_z[2];
-  auto load_pf = [&](int64_t gi) {
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const bool ok = nr[h] < p.N && gi < p.groups;
-      pf_s[h] = ok ? __ldg(p.scales + nr[h] * p.groups + gi) : 0.0f;
-      pf_z[h] = ok && p.zp ? int(__ldg(p.zp + nr[h] * p.groups + gi)) : 0;
-    }
-  };
+  auto load_pf = [&](int64_t gi) { group_params(p, nr, gi, pf_s, pf_z); };
   load_pf(grp);
   bool fresh = true;  // the split's first step loads its group even mid-group
   const uint32_t gsel = uint32_t(t) | (uint32_t(t + 4) << 4);  // byte t of two words
@@ -619,14 +624,7 @@ __global__ void __launch_bounds__(384, 1)
   Deq<T> deq[2];
   float pf_s[2];
   int pf_z[2];
-  auto load_pf = [&](int64_t gi) {
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const bool ok = nr[h] < p.N && gi < p.groups;
-      pf_s[h] = ok ? __ldg(p.scales + nr[h] * p.groups + gi) : 0.0f;
-      pf_z[h] = ok && p.zp ? int(__ldg(p.zp + nr[h] * p.groups + gi)) : 0;
-    }
-  };
+  auto load_pf = [&](int64_t gi) { group_params(p, nr, gi, pf_s, pf_z); };
   load_pf(grp);
   bool fresh = true;  // the split's first step loads its group even mid-group
   const uint32_t gsel = uint32_t(t) | (uint32_t(t + 4) << 4);
