@@ -240,6 +240,20 @@ __device__ __forceinline__ void group_params(const KParams& p, const int64_t (&n
   }
 }
 
+// One 32-k step's commit group: 2 wgmma (k16 chunks of half stage hs of the X tile at desc)
+// on the step's fragments a; the first adds to d only when `accumulate`.
+template <class T, int ACC>
+__device__ __forceinline__ void step_mma(float (&d)[ACC], const uint32_t (&a)[2][4],
+                                         uint64_t desc, int hs, bool accumulate) {
+  fence_acc(d);
+  wgmma_fence();
+#pragma unroll
+  for (int c = 0; c < 2; ++c)
+    wgmma_rs<T, ACC>(d, a[c], desc + uint64_t((64 * hs + 32 * c) >> 4),
+                     c == 0 && !accumulate ? 0 : 1);
+  wgmma_commit();
+}
+
 // One 32-k step's A fragments (two k16 chunks) of the thread's rows r0 (registers 0, 2) and
 // r0 + 8 (1, 3), from the stage's weights at `ws` (row r0; row r0 + 8 is 8 WR bytes on),
 // dequantized by deq[0] / deq[1] (SCALE = false: the exact q - zp). gsel picks byte t of two
@@ -503,13 +517,7 @@ __global__ void __launch_bounds__(128 * NWG, 1)
           // The previous group's fold (its last MMAs ran under the dequant above): sx at the
           // previous step's half.
           if (pending) fold(hs == 1 ? slot * 2 : (slot == 0 ? S - 1 : slot - 1) * 2 + 1);
-          fence_acc(gacc);
-          wgmma_fence();
-#pragma unroll
-          for (int c = 0; c < 2; ++c)
-            wgmma_rs<T, ACC>(gacc, a[c], desc + uint64_t((64 * hs + 32 * c) >> 4),
-                             c == 0 && gfirst ? 0 : 1);
-          wgmma_commit();
+          step_mma<T, ACC>(gacc, a, desc, hs, !gfirst);
           if (gstart) {  // after the commit: no scalar work between the MMAs and their commit
             cur_s[0] = pf_s[0];
             cur_s[1] = pf_s[1];
@@ -517,12 +525,7 @@ __global__ void __launch_bounds__(128 * NWG, 1)
           }
           pending = gend && real;
         } else {
-          fence_acc(acc);
-          wgmma_fence();
-#pragma unroll
-          for (int c = 0; c < 2; ++c)
-            wgmma_rs<T, ACC>(acc, a[c], desc + uint64_t((64 * hs + 32 * c) >> 4), 1);
-          wgmma_commit();
+          step_mma<T, ACC>(acc, a, desc, hs, true);
         }
       }
       if (hs == 0) {   // the copies of a later stage, issued while this group runs
@@ -655,12 +658,7 @@ __global__ void __launch_bounds__(384, 1)
         in_grp = 0;
         ++grp;
       }
-      fence_acc(acc);
-      wgmma_fence();
-#pragma unroll
-      for (int c = 0; c < 2; ++c)
-        wgmma_rs<T, ACC>(acc, a[c], desc + uint64_t((64 * hs + 32 * c) >> 4), 1);
-      wgmma_commit();
+      step_mma<T, ACC>(acc, a, desc, hs, true);
       wgmma_wait<1>();  // the group before this one is done: its fragment registers are free
       fence_acc(acc);
       // at hs = 0 that group was stage i - 1's last: its slot goes back to the producer
