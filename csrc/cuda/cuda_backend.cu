@@ -13,12 +13,15 @@
 //   int8,  gs % 32 == 0, gs <= 65536, w aligned -> quantize X (workspace) + cuda_gemv.cu
 //                                      (M <= 16, groups of 128; M = 2..16 stream-K with its
 //                                      partial sums in the workspace), else on a 9.0 device
-//                                      with the sm_90a build and gs <= 512 cuda_gemm_sm90.cu
-//                                      (wgmma on the exact fp16 q), else cuda_gemm.cu (s8 mma)
+//                                      with the sm_90a build: gs == 128 the s8 wgmma GEMM
+//                                      (cuda_gemm_sm90.cu, q int8 and sx / sum_q in its
+//                                      order), other gs <= 512 the wgmma GEMM on the exact
+//                                      fp16 q, else cuda_gemm.cu (s8 mma)
 //   anything else                   -> cuda_generic.cu (correct, slow)
 //
 // Workspace: the int8 mode (quantized X: M*K + 8*M*groups bytes, plus the decode kernel's optional
-// partial sums; M*K*2 + 4*M*groups + the split-K partials on the Hopper path), the fp32/unaligned X
+// partial sums; M*K*2 + 4*M*groups + the split-K partials on the Hopper fp16 path, M*K +
+// 8*M*groups (M rounded up to 128) + the split-K partials on the s8 one), the fp32/unaligned X
 // of the float GEMM (M*K*2 bytes), the split-K partial sums of the sm90 GEMM (splits*M*N*4 bytes,
 // only for shapes with fewer tiles than SMs) and of the M = 2..16 decode kernel (2 * blocks * M *
 // 128 * 4 bytes, blocks = 2 per SM, where a 128-row tile is shared between blocks) need scratch
@@ -333,6 +336,29 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
   std::lock_guard<std::mutex> lock(workspace_cache().mu);
   void* ws = nullptr;
   QuantX qx;
+  if (fast && !decode && cuda::gemm_s8_sm90_ok(k)) {
+    // Hopper, groups of 128: q int8 in the s8 GEMM's order, sx / sum_q in 128-row blocks, then
+    // the int8 tensor-core GEMM (split-K partials optional as below).
+    const int64_t rows = cuda::kInt8Sm90Rows;
+    const int64_t ldsx = (p.M + rows - 1) / rows * rows;
+    const size_t qbytes = round256(size_t(p.M) * size_t(p.K));
+    const size_t tbytes = round256(size_t(p.groups) * size_t(ldsx) * 8);
+    size_t split = cuda::gemm_s8_sm90_workspace(k, sms);
+    const qmm_status st = get_workspace_split(dev, stream, qbytes + tbytes, &split, &ws);
+    if (st != QMM_OK) return st;
+    qx.q = static_cast<int8_t*>(ws);
+    qx.sx = reinterpret_cast<float*>(static_cast<char*>(ws) + qbytes);
+    qx.sq = nullptr;
+    if ((e = cuda::launch_quantize_x(k, qx, cuda::QLayout::kInt8Sm90, ldsx, stream)) != cudaSuccess)
+      return cuda_fail(e, "quantize kernel launch");
+    KParams k2 = k;
+    k2.x = ws;
+    k2.ldx = p.K;
+    k2.xt = 0;
+    e = cuda::launch_gemm_s8_sm90(k2, qx.sx, ldsx, sms, static_cast<char*>(ws) + qbytes + tbytes,
+                                  split, stream);
+    return e == cudaSuccess ? QMM_OK : cuda_fail(e, "int8 kernel launch");
+  }
   if (fast && !decode && p.group_size <= cuda::kInt8Sm90MaxGroup && cuda::gemm_sm90_available()) {
     // Hopper: q as exact fp16 and sx transposed (rows padded to 4), then the wgmma GEMM; its
     // split-K partials are optional as in the float mode.

@@ -1,7 +1,8 @@
 // cuda GEMM for Hopper (sm_90a): wgmma with the dequantized weights as the register operand.
-// launch_gemm_float takes it for M > 16 on a 9.0 device; launch_gemm_int8_sm90 for the int8
-// mode there (M > 16, or group sizes the decode kernel does not take), on the quantized
-// activations as exact fp16 (see INT8 at the kernel).
+// launch_gemm_float takes it for M > 16 on a 9.0 device; for the int8 mode there (M > 16, or
+// group sizes the decode kernel does not take) launch_gemm_s8_sm90 runs groups of 128 on the
+// int8 tensor cores (gemm_sm90_s8_kernel, below) and launch_gemm_int8_sm90 other group sizes
+// on the quantized activations as exact fp16 (see INT8 at gemm_sm90_kernel).
 //
 // Y^T = dequant(W) . X^T: the MMA's M dimension is the weight's n (A = dequantized weights in
 // registers, 64 rows per warpgroup), its N dimension is X's rows (B = an X tile in shared
@@ -677,6 +678,283 @@ __global__ void __launch_bounds__(384, 1)
 #endif  // QMM_SM90_WGMMA
 }
 
+// The int8 mode on the int8 tensor cores, groups of 128 (gemm_sm90_s8_kernel): tile 128 weight
+// rows x 128 X rows x 128 k per stage (= one group), a producer warpgroup (TMA: q, the weight
+// rows, the stage's sx and sum_q) and 2 consumer warpgroups of 64 weight rows, each issuing per
+// stage 4 wgmma.m64n128k32 (s32 accumulate) with the weights as the register operand: int8 rows
+// as they are (s8), int4 rows as the unsigned nibbles u = w + 8 (u8, no conversion). q is
+// stored permuted per 128-k block (QLayout::kInt8Sm90) so that the 4 weights of a fragment
+// register (int4: from one 16-byte load per row and stage) meet their activations.
+// The exact group sum  sum_k q (w - zp) = sum_k q * A - c * sum_q  (A = u, c = 8 + zp for int4;
+// A = w, c = zp for int8) accumulates onto the preloaded int32 2^23 + 2^22 - c * sum_q, so the
+// accumulator's bits read as fp32 are 1.5 * 2^23 + the sum exactly (|sum| < 2^22: <= 128 * 127 *
+// (15 + 136) for int4, 128 * 127 * 256 for int8): no int -> float conversion (a quarter-rate
+// pipe). Fold per group: acc = fma(bits - 1.5 * 2^23, sx[m] * s[n], acc), then the next group's
+// preload, then the stage goes back to the producer.
+// Measured (2026-12-03, H200, gpu_check bench, g128 + zp, (8192, 8192) / (28672, 8192), M =
+// 4096): W4 483 / 544 TFLOP/s, W8 462 / 518 (the fp16-exact wgmma kernel: 282 / 303, 268 / 286).
+// Not kept: 256 weight rows x 64 X rows per tile (two m64 tiles per warpgroup, so each thread
+// loads half the sx / sum_q per accumulator) read 405 / 455 at M = 4096 but 175 / 321 at M =
+// 64 (this tile: 161 / 213); the X rows in two m64n64 halves, so one half's fold runs under
+// the other's MMAs, 267 / 288 (with 4-way bank conflicts on its sx loads). ncu (the 64-row
+// tile, M = 4096): issue slots 51 % busy, 0.74 of 2.2 warps eligible per scheduler, L1 / shared
+// 56 %: latency-bound, 2 consumer warps per scheduler.
+constexpr int kS8BK = 128;  // k per stage (one group)
+constexpr int kS8BN = 128;  // weight rows per tile
+constexpr int kS8R = int(kInt8Sm90Rows);  // X rows per block of the sx / sum_q layout
+// BM X rows per tile: 128, or 64 for M <= 64 (so small M does not multiply rows of zeros).
+template <int BITS, int BM> struct S8Cfg {
+  static_assert(BM == 64 || BM == 128, "tile rows");
+  static constexpr int XS = BM * kS8BK;           // q bytes per stage
+  static constexpr int WR = kS8BK * BITS / 8;     // weight row bytes per stage
+  static constexpr int WS = kS8BN * WR;
+  static constexpr int QS = BM * 8;               // sx[BM], sum_q[BM]
+  static constexpr int kStages =
+      200 * 1024 / (XS + WS + QS) < 8 ? 200 * 1024 / (XS + WS + QS) : 8;
+  static constexpr int kSmem = kStages * (XS + WS + QS) + 16 * kStages + 1024;
+};
+
+#ifdef QMM_SM90_WGMMA
+#define QMM_R8(b)                                                                       \
+  "+r"(d[b]), "+r"(d[b + 1]), "+r"(d[b + 2]), "+r"(d[b + 3]), "+r"(d[b + 4]), "+r"(d[b + 5]), \
+      "+r"(d[b + 6]), "+r"(d[b + 7])
+// D[64 x N] (s32) += A[64 x 32] (registers; u8 for BITS = 4, s8 for 8) * B[32 x N] (s8,
+// shared, descriptor), N = 2 * ACC = 128 or 64.
+#define QMM_WGMMA_S8_128(AT)                                                                 \
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"                                  \
+               "wgmma.mma_async.sync.aligned.m64n128k32.s32." AT ".s8 " QMM_WGMMA_D64        \
+               ", {%64, %65, %66, %67}, %68, p;\n}\n"                                         \
+               : QMM_R8(0), QMM_R8(8), QMM_R8(16), QMM_R8(24), QMM_R8(32), QMM_R8(40),      \
+                 QMM_R8(48), QMM_R8(56)                                                     \
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1))
+#define QMM_WGMMA_S8_64(AT)                                                                  \
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"                                  \
+               "wgmma.mma_async.sync.aligned.m64n64k32.s32." AT ".s8 " QMM_WGMMA_D32         \
+               ", {%32, %33, %34, %35}, %36, p;\n}\n"                                         \
+               : QMM_R8(0), QMM_R8(8), QMM_R8(16), QMM_R8(24)                              \
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1))
+template <int BITS, int ACC>
+__device__ __forceinline__ void wgmma_s8(uint32_t (&d)[ACC], const uint32_t (&a)[4],
+                                         uint64_t desc) {
+  if constexpr (ACC == 64) {
+    if constexpr (BITS == 4)
+      QMM_WGMMA_S8_128("u8");
+    else
+      QMM_WGMMA_S8_128("s8");
+  } else {
+    static_assert(ACC == 32, "m64n64 or m64n128");
+    if constexpr (BITS == 4)
+      QMM_WGMMA_S8_64("u8");
+    else
+      QMM_WGMMA_S8_64("s8");
+  }
+}
+template <int N> __device__ __forceinline__ void fence_acc(uint32_t (&d)[N]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) asm volatile("" : "+r"(d[i])::"memory");
+}
+#endif  // QMM_SM90_WGMMA
+
+// tmx: q [M, K] int8, box 128 k x BM rows, 128-byte swizzle; tmw: the weights [N, row bytes],
+// box WR x 128 rows (int8: 128-byte swizzle, so the fragment loads of 8 rows hit distinct
+// banks); tmq: QLayout::kInt8Sm90's sx / sum_q blocks as rows of 256 words (tiles_m = ldsx / 128
+// rows per group), box BM x 1 (the tile's sx, then its sum_q). Split K as gemm_sm90_kernel
+// (blockIdx.y, whole stages).
+template <int BITS, int BM>
+__global__ void __launch_bounds__(384, 1)
+    gemm_sm90_s8_kernel(const __grid_constant__ CUtensorMap tmx,
+                        const __grid_constant__ CUtensorMap tmw,
+                        const __grid_constant__ CUtensorMap tmq, KParams p, int tiles_m,
+                        float* part, int stages_per_split) {
+#ifdef QMM_SM90_WGMMA
+  using C = S8Cfg<BITS, BM>;
+  constexpr int S = C::kStages, XS = C::XS, WS = C::WS, QS = C::QS, WR = C::WR, ACC = BM / 2;
+  constexpr uint32_t kMagicI = 0x4B400000u;  // 1.5 * 2^23 as fp32
+  constexpr float kMagicF = 12582912.0f;
+  extern __shared__ uint8_t smem_raw[];
+  const uint32_t raw_addr = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
+  uint8_t* smem = smem_raw + (((raw_addr + 1023) & ~1023u) - raw_addr);
+  const uint32_t sbase = (raw_addr + 1023) & ~1023u;
+  const uint32_t wbase = S * XS, qbase = S * (XS + WS);  // offsets of the weight / sx slots
+  const uint32_t full0 = sbase + S * (XS + WS + QS), empty0 = full0 + 8 * S;
+
+  const int tid = threadIdx.x;
+  const int lane = tid & 31, warp = tid >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  int64_t m0, n0;
+  tile_origin<BM, kS8BN>(p, m0, n0);
+  const int nk_all = int(p.K / kS8BK);
+  const int kt0 = int(blockIdx.y) * stages_per_split;
+  const int nk = min(nk_all - kt0, stages_per_split);
+
+  if (tid == 0) {
+#pragma unroll
+    for (int s = 0; s < S; ++s) {
+      mbar_init(full0 + 8 * s, 1);
+      mbar_init(empty0 + 8 * s, 8);  // lane 0 of each consumer warp
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+  }
+  __syncthreads();
+
+  if (warp >= 8) {  // the producer warpgroup
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
+    if (tid == 256) {
+      int slot = 0;
+      uint32_t phase = 0;
+      const int q0 = int(m0 / kS8R);  // the tile's row block of sx / sum_q in group kt0 + j
+      const int qx0 = int(m0 % kS8R);  // and its first row in the block
+      for (int j = 0; j < nk; ++j) {
+        if (j >= S) mbar_wait(empty0 + 8 * slot, phase ^ 1);
+        const uint32_t bar = full0 + 8 * slot;
+        mbar_expect_tx(bar, XS + WS + QS);
+        tma_load_2d(sbase + slot * XS, &tmx, (kt0 + j) * kS8BK, int(m0), bar);
+        tma_load_2d(sbase + wbase + slot * WS, &tmw, (kt0 + j) * WR, int(n0), bar);
+        tma_load_2d(sbase + qbase + slot * QS, &tmq, qx0, q0 + (kt0 + j) * tiles_m, bar);
+        tma_load_2d(sbase + qbase + slot * QS + 4 * BM, &tmq, kS8R + qx0,
+                    q0 + (kt0 + j) * tiles_m, bar);
+        if (++slot == S) {
+          slot = 0;
+          phase ^= 1;
+        }
+      }
+    }
+    return;
+  }
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
+
+  const int r0 = 16 * warp + g;  // rows r0 and r0 + 8 of the tile (warpgroup warp / 4)
+  const uint64_t desc0 = desc_sw128(sbase);
+  // The 4 steps' A fragments of stage `sl`: register (row r0 | r0 + 8) x (fragment k 4t..4t+3 |
+  // 16 + 4t..16 + 4t + 3). int4: the 16 bytes at 16 t of each row, word s for step s (its low
+  // nibbles the first k half, its high nibbles the second); int8: bytes 32 t + 8 s.. of each row
+  // (16-byte chunks swizzled by the row's low 3 bits, which are g).
+  auto unpack = [&](int sl, uint32_t (&a)[4][4]) {
+    const uint8_t* wt = smem + wbase + sl * WS;
+    if constexpr (BITS == 4) {
+      const uint4 v0 = *reinterpret_cast<const uint4*>(wt + r0 * WR + 16 * t);
+      const uint4 v1 = *reinterpret_cast<const uint4*>(wt + (r0 + 8) * WR + 16 * t);
+      const uint32_t w0[4] = {v0.x, v0.y, v0.z, v0.w}, w1[4] = {v1.x, v1.y, v1.z, v1.w};
+#pragma unroll
+      for (int st = 0; st < 4; ++st) {  // 4 operations per word (lop3 takes one immediate)
+        const uint32_t y0 = w0[st] ^ 0x88888888u, y1 = w1[st] ^ 0x88888888u;
+        a[st][0] = y0 & 0x0F0F0F0Fu;
+        a[st][1] = y1 & 0x0F0F0F0Fu;
+        a[st][2] = (y0 >> 4) & 0x0F0F0F0Fu;
+        a[st][3] = (y1 >> 4) & 0x0F0F0F0Fu;
+      }
+    } else {
+      const uint8_t* p0 = wt + r0 * WR;
+      const uint8_t* p1 = wt + (r0 + 8) * WR;
+      const uint4 c00 = *reinterpret_cast<const uint4*>(p0 + 16 * ((2 * t) ^ g));
+      const uint4 c01 = *reinterpret_cast<const uint4*>(p0 + 16 * ((2 * t + 1) ^ g));
+      const uint4 c10 = *reinterpret_cast<const uint4*>(p1 + 16 * ((2 * t) ^ g));
+      const uint4 c11 = *reinterpret_cast<const uint4*>(p1 + 16 * ((2 * t + 1) ^ g));
+      a[0][0] = c00.x; a[0][1] = c10.x; a[0][2] = c00.y; a[0][3] = c10.y;
+      a[1][0] = c00.z; a[1][1] = c10.z; a[1][2] = c00.w; a[1][3] = c10.w;
+      a[2][0] = c01.x; a[2][1] = c11.x; a[2][2] = c01.y; a[2][3] = c11.y;
+      a[3][0] = c01.z; a[3][1] = c11.z; a[3][2] = c01.w; a[3][3] = c11.w;
+    }
+  };
+  // Weight scales and -c of group gi for the thread's two rows: offsets row * groups (row 0 for
+  // rows past N, whose outputs are not stored; gemm_s8_sm90_ok keeps N * groups below 2^31), so
+  // a group's parameters are 2 + 2 plain loads.
+  int poff[2];
+#pragma unroll
+  for (int e = 0; e < 2; ++e) {
+    const int64_t n = n0 + r0 + 8 * e;
+    poff[e] = n < p.N ? int(n * p.groups) : 0;
+  }
+  auto params = [&](int gi, float (&sw)[2], int (&cz)[2]) {
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      sw[e] = __ldg(p.scales + (poff[e] + gi));
+      cz[e] = -((BITS == 4 ? 8 : 0) + (p.zp ? int(__ldg(p.zp + (poff[e] + gi))) : 0));
+    }
+  };
+
+  // acc[4 j + e]: weight row n0 + r0 + 8 (e >> 1), X row m0 + 8 j + 2 t + (e & 1) (store_tile's
+  // order); iacc the int32 accumulators of the current group in the same order.
+  float acc[ACC];
+  uint32_t iacc[ACC];
+#pragma unroll
+  for (int i = 0; i < ACC; ++i) acc[i] = 0.0f;
+  // iacc = magic - c[row e >> 1] * sum_q[X row] of slot sl (cz = -c).
+  auto preload = [&](int sl, const int (&cz)[2]) {
+    const int* sq = reinterpret_cast<const int*>(smem + qbase + sl * QS) + BM + 2 * t;
+#pragma unroll
+    for (int j = 0; j < BM / 8; ++j) {
+      const int2 q = *reinterpret_cast<const int2*>(sq + 8 * j);
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        iacc[4 * j + e] = kMagicI + uint32_t(cz[e >> 1] * (e & 1 ? q.y : q.x));
+    }
+  };
+  auto fold = [&](int sl, const float (&sw)[2]) {
+    const float* sx = reinterpret_cast<const float*>(smem + qbase + sl * QS) + 2 * t;
+#pragma unroll
+    for (int j = 0; j < BM / 8; ++j) {
+      const float2 v = *reinterpret_cast<const float2*>(sx + 8 * j);
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        acc[4 * j + e] = __fmaf_rn(__fsub_rn(__uint_as_float(iacc[4 * j + e]), kMagicF),
+                                   __fmul_rn(e & 1 ? v.y : v.x, sw[e >> 1]), acc[4 * j + e]);
+    }
+  };
+
+  int slot = 0;
+  uint32_t phase = 0;
+  float sw[2];
+  int cz[2];
+  params(kt0, sw, cz);
+  uint32_t A0[4][4], A1[4][4];
+  mbar_wait(full0, 0);
+  unpack(0, A0);
+  preload(0, cz);
+  // Stage i: its 4 MMAs, then (while they run) stage i + 1's fragments and group parameters,
+  // then the fold of group i, the preload of group i + 1 and the slot's release.
+  auto body = [&](int i, uint32_t (&ac)[4][4], uint32_t (&an)[4][4]) {
+    const uint64_t desc = desc0 + uint64_t((slot * XS) >> 4);
+#pragma unroll
+    for (int st = 0; st < 4; ++st) fence_acc(ac[st]);  // fragments complete before the fence
+    fence_acc(iacc);
+    wgmma_fence();
+#pragma unroll
+    for (int st = 0; st < 4; ++st) wgmma_s8<BITS, ACC>(iacc, ac[st], desc + uint64_t(2 * st));
+    wgmma_commit();
+    const int ns = slot + 1 == S ? 0 : slot + 1;
+    const uint32_t nph = ns == 0 ? phase ^ 1 : phase;
+    const bool more = i + 1 < nk;
+    float swn[2] = {0.0f, 0.0f};
+    int czn[2] = {0, 0};
+    if (more) {
+      params(kt0 + i + 1, swn, czn);
+      mbar_wait(full0 + 8 * ns, nph);
+      unpack(ns, an);
+    }
+    wgmma_wait<0>();
+    fence_acc(iacc);
+    fold(slot, sw);
+    if (more) preload(ns, czn);
+    __syncwarp();
+    if (lane == 0) mbar_arrive(empty0 + 8 * slot);
+    sw[0] = swn[0];
+    sw[1] = swn[1];
+    slot = ns;
+    phase = nph;
+  };
+  int i = 0;
+  for (; i + 1 < nk; i += 2) {
+    body(i, A0, A1);
+    body(i + 1, A1, A0);
+  }
+  if (i < nk) body(i, A0, A1);
+  float* pt = part ? part + int64_t(blockIdx.y) * p.M * p.N : nullptr;
+  const int64_t nr[2] = {n0 + r0, n0 + r0 + 8};
+  store_tile<BM>(p, pt, m0, nr, t, acc);
+#endif  // QMM_SM90_WGMMA
+}
+
 // Y = sum of the split partials in split order (deterministic), row_scale applied.
 __global__ void splitk_reduce(KParams p, const float* part, int splits) {
   const int64_t total = p.M * p.N;
@@ -833,6 +1111,49 @@ size_t split_bytes(const KParams& p, int num_sms, bool int8) {
   return pl.splits > 1 ? size_t(pl.splits) * size_t(p.M * p.N) * 4 : 0;
 }
 
+// gemm_sm90_s8_kernel's tile rows and splits of K (whole stages), as plan() for its 128-row
+// weight tiles.
+Plan s8_plan(const KParams& p, int num_sms) {
+  const int bm = p.M <= 64 ? 64 : 128;
+  const int64_t tiles = ((p.M + bm - 1) / bm) * ((p.N + kS8BN - 1) / kS8BN);
+  const int nk = int(p.K / kS8BK);
+  int64_t sp = tiles >= num_sms ? 1 : num_sms / tiles;
+  sp = std::min<int64_t>(sp, std::max(1, nk / 8));
+  sp = std::min<int64_t>(sp, 16);
+  const int per = int((nk + sp - 1) / sp);
+  return {bm, (nk + per - 1) / per, per};
+}
+
+template <int BITS, int BM>
+cudaError_t launch_s8(const KParams& p, Plan pl, const float* sxq, int64_t tiles_m, int num_sms,
+                      void* ws, size_t ws_bytes, cudaStream_t s) {
+  using C = S8Cfg<BITS, BM>;
+  const int64_t tiles = ((p.M + BM - 1) / BM) * ((p.N + kS8BN - 1) / kS8BN);
+  if (tiles > 0x7fffffff) return cudaErrorInvalidConfiguration;
+  if (pl.splits > 1 && (!ws || ws_bytes < size_t(pl.splits) * size_t(p.M * p.N) * 4))
+    pl = {BM, 1, int(p.K / kS8BK)};
+  CUtensorMap tmx, tmw, tmq;
+  if (!tensor_map_2d(&tmq, CU_TENSOR_MAP_DATA_TYPE_UINT32, sxq, 2 * kS8R,
+                     uint64_t(p.groups * tiles_m), 8 * kS8R, BM, 1,
+                     CU_TENSOR_MAP_SWIZZLE_NONE) ||
+      !tensor_map_2d(&tmx, CU_TENSOR_MAP_DATA_TYPE_UINT8, p.x, uint64_t(p.K), uint64_t(p.M),
+                     uint64_t(p.K), kS8BK, BM, CU_TENSOR_MAP_SWIZZLE_128B) ||
+      !tensor_map_2d(&tmw, CU_TENSOR_MAP_DATA_TYPE_UINT8, p.w, uint64_t(p.K * BITS / 8),
+                     uint64_t(p.N), uint64_t(p.row_bytes), C::WR, kS8BN,
+                     BITS == 8 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_NONE))
+    return cudaErrorInvalidValue;  // gemm_s8_sm90_ok checked what the encoder needs
+  const cudaError_t attr = opt_in_smem<gemm_sm90_s8_kernel<BITS, BM>>(C::kSmem);
+  if (attr != cudaSuccess) return attr;
+  float* part = pl.splits > 1 ? static_cast<float*>(ws) : nullptr;
+  gemm_sm90_s8_kernel<BITS, BM><<<dim3(unsigned(tiles), unsigned(pl.splits)), 384, C::kSmem, s>>>(
+      tmx, tmw, tmq, p, int(tiles_m), part, pl.stages);
+  cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess || !part) return e;
+  const int64_t blocks = std::min<int64_t>((p.M * p.N + 255) / 256, 8 * int64_t(num_sms));
+  splitk_reduce<<<unsigned(blocks), 256, 0, s>>>(p, part, pl.splits);
+  return cudaGetLastError();
+}
+
 }  // namespace sm90
 }  // namespace
 
@@ -870,6 +1191,34 @@ size_t gemm_float_sm90_workspace(const KParams& p, int num_sms) {
 
 size_t gemm_int8_sm90_workspace(const KParams& p, int num_sms) {
   return sm90::split_bytes(p, num_sms, true);
+}
+
+bool gemm_s8_sm90_ok(const KParams& p) {
+  const char* e = std::getenv("QMM_CUDA_INT8");
+  if (e && std::strcmp(e, "fp16") == 0) return false;  // A/B timings and tests of the fp16 path
+  return p.gs == sm90::kS8BK && p.K % sm90::kS8BK == 0 && p.M < (int64_t(1) << 31) &&
+         p.N < (int64_t(1) << 31) && p.K < (int64_t(1) << 31) &&
+         reinterpret_cast<uintptr_t>(p.w) % 16 == 0 && p.row_bytes % 16 == 0 &&
+         p.groups * ((p.M + sm90::kS8R - 1) / sm90::kS8R) < (int64_t(1) << 31) &&
+         p.N * p.groups < (int64_t(1) << 31) &&
+         sm90::encoder() != nullptr && gemm_sm90_available();
+}
+
+size_t gemm_s8_sm90_workspace(const KParams& p, int num_sms) {
+  const sm90::Plan pl = sm90::s8_plan(p, num_sms);
+  return pl.splits > 1 ? size_t(pl.splits) * size_t(p.M * p.N) * 4 : 0;
+}
+
+cudaError_t launch_gemm_s8_sm90(const KParams& p, const float* sxq, int64_t ldsx, int num_sms,
+                                void* ws, size_t ws_bytes, cudaStream_t s) {
+  using namespace sm90;
+  const Plan pl = s8_plan(p, num_sms);
+  const int64_t tm = ldsx / kS8R;
+  if (pl.bm == 64)
+    return p.bits == 4 ? launch_s8<4, 64>(p, pl, sxq, tm, num_sms, ws, ws_bytes, s)
+                       : launch_s8<8, 64>(p, pl, sxq, tm, num_sms, ws, ws_bytes, s);
+  return p.bits == 4 ? launch_s8<4, 128>(p, pl, sxq, tm, num_sms, ws, ws_bytes, s)
+                     : launch_s8<8, 128>(p, pl, sxq, tm, num_sms, ws, ws_bytes, s);
 }
 
 cudaError_t launch_gemm_int8_sm90(const KParams& p, const float* sxt, int64_t ldsx, int num_sms,

@@ -51,6 +51,7 @@ __global__ void quantize_x_kernel(KParams p, QuantX qx, QLayout layout, int64_t 
   nan = __any_sync(0xffffffffu, nan);
   if (nan) a = __int_as_float(0x7fc00000);
   const bool half = layout == QLayout::kHalfT, permute4 = layout == QLayout::kInt8Permute4;
+  const bool tiled = layout == QLayout::kInt8Sm90;
   int8_t* q = qx.q + m * p.K + k0;
   __half* qh = reinterpret_cast<__half*>(qx.q) + m * p.K + k0;
   int s = 0;
@@ -74,6 +75,10 @@ __global__ void quantize_x_kernel(KParams p, QuantX qx, QLayout layout, int64_t 
       if (permute4) {
         const int j = int(i & 7);
         pos = (i & ~int64_t(7)) + ((j & 1) * 4 + (j >> 1));
+      } else if (tiled) {  // k = 32 t + 8 s + e of a 128-k block -> 32 s + 16 h + 4 t + j
+        const int kk = int(i & 127), e = kk & 7;
+        const int h = p.bits == 4 ? (e & 1) : (e >> 2), j = p.bits == 4 ? (e >> 1) : (e & 3);
+        pos = (i & ~int64_t(127)) + 32 * ((kk >> 3) & 3) + 16 * h + 4 * (kk >> 5) + j;
       }
       if (half)
         qh[i] = __int2half_rn(v);  // |v| <= 127: exact
@@ -86,7 +91,19 @@ __global__ void quantize_x_kernel(KParams p, QuantX qx, QLayout layout, int64_t 
   for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
   if (lane == 0) {
     const float sx = a == 0.0f ? 0.0f : __fdiv_rn(a, 127.0f);
-    if (half) {
+    if (tiled) {  // [groups][ldsx / R][sx R | sum_q R], R = kInt8Sm90Rows, zero past M
+      constexpr int64_t R = kInt8Sm90Rows;
+      const int64_t tm = ldsx / R;
+      float* blk = qx.sx + (grp * tm + m / R) * 2 * R;
+      blk[m % R] = sx;
+      reinterpret_cast<int32_t*>(blk)[R + m % R] = s;
+      if (m == p.M - 1)
+        for (int64_t r = p.M; r < ldsx; ++r) {
+          float* b2 = qx.sx + (grp * tm + r / R) * 2 * R;
+          b2[r % R] = 0.0f;
+          reinterpret_cast<int32_t*>(b2)[R + r % R] = 0;
+        }
+    } else if (half) {
       qx.sx[grp * ldsx + m] = sx;
       if (m == p.M - 1)  // the padding rows read by the GEMM's 16-byte copies
         for (int64_t r = p.M; r < ldsx; ++r) qx.sx[grp * ldsx + r] = 0.0f;

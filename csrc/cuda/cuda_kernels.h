@@ -82,12 +82,28 @@ size_t gemm_int8_sm90_workspace(const KParams& p, int num_sms);
 cudaError_t launch_gemm_int8_sm90(const KParams& p, const float* sxt, int64_t ldsx, int num_sms,
                                   void* ws, size_t ws_bytes, cudaStream_t s);
 
+// int8 mode on Hopper's int8 tensor cores (cuda_gemm_sm90.cu, gemm_sm90_s8_kernel), groups of
+// 128: p.x = q [M, K] and sxq = sx / sum_q as QLayout::kInt8Sm90 writes them (ldsx = M rounded
+// up to kInt8Sm90Rows), w 16-byte aligned. gemm_s8_sm90_ok: the kernel takes p (and
+// QMM_CUDA_INT8 is not "fp16"). `ws`: gemm_s8_sm90_workspace bytes of split-K partial sums
+// (with less: unsplit).
+bool gemm_s8_sm90_ok(const KParams& p);
+size_t gemm_s8_sm90_workspace(const KParams& p, int num_sms);
+cudaError_t launch_gemm_s8_sm90(const KParams& p, const float* sxq, int64_t ldsx, int num_sms,
+                                void* ws, size_t ws_bytes, cudaStream_t s);
+
 // Activation pre-passes and the any-shape fallbacks (cuda_generic.cu).
 // Quantize X per row and group (bit-identical to quantize_group_int8). Layouts of q: kInt8 int8
 // [M, K] in natural order; kInt8Permute4 each 8-element block stored as (0,2,4,6,1,3,5,7) (the
 // int4 mma.sync kernel); both with sx and sum_q [M, groups]. kHalfT: q as fp16 (exact) [M, K] in
 // natural order (qx.q points to M*K halves), sx transposed [groups, ldsx] (ldsx >= M), no sum_q.
-enum class QLayout { kInt8, kInt8Permute4, kHalfT };
+// kInt8Sm90 (group_size == 128, the Hopper s8 GEMM): q int8 [M, K], each 128-k block stored as
+// the GEMM's A fragments read the weights (k = 32 t + 8 s + e at 32 s + 16 h + 4 t + j, with
+// (h, j) = (e & 1, e >> 1) for bits = 4 and (e >> 2, e & 3) for bits = 8); sx and sum_q in
+// blocks of kInt8Sm90Rows rows, [groups][ldsx / rows][rows sx, then rows sum_q] (ldsx = M rounded
+// up to kInt8Sm90Rows, zero past M).
+constexpr int64_t kInt8Sm90Rows = 128;
+enum class QLayout { kInt8, kInt8Permute4, kHalfT, kInt8Sm90 };
 cudaError_t launch_quantize_x(const KParams& p, const QuantX& qx, QLayout layout, int64_t ldsx,
                               cudaStream_t s);
 // Convert X (any dtype, any ldx) to a dense fp16 [M, K] copy, row m divided by the power of

@@ -98,6 +98,10 @@ struct Case {
   qmm_compute mode;
   int64_t ldx_pad = 0, ldy_pad = 0;
   bool packed = false;
+  // int8 mode's largest exact group sums: X rows of one constant +-1 (q = +-127 everywhere),
+  // each weight row one extreme value (int4 -8 / 7, int8 -128 / 127) and zero points at the
+  // opposite extreme (127 / -128), so |sum_k q (w - zp)| = 128 * 127 * 135 (int4) or * 255.
+  bool extreme = false;
 };
 
 std::mt19937_64 rng(12345);
@@ -167,6 +171,15 @@ bool run_case_once(const Case& c, Stats& st, bool verbose) {
   for (auto& v : s) v = sd(rng);
   std::vector<int8_t> z(size_t(c.N) * G);
   for (auto& v : z) v = int8_t(c.bits == 4 ? zd(rng) : zd8(rng));
+  if (c.extreme) {
+    for (int64_t m = 0; m < c.M; ++m)
+      for (int64_t k = 0; k < ldx; ++k) put(x, size_t(m * ldx + k), c.xt, (m % 3) ? 1.0f : -1.0f);
+    for (int64_t n = 0; n < c.N; ++n) {
+      const bool lo = (n % 2) != 0;  // lowest weights, highest zero points
+      for (size_t b = 0; b < rb; ++b) w[n * rb + b] = c.bits == 8 ? (lo ? 0x80 : 0x7f) : (lo ? 0x88 : 0x77);
+      for (int64_t gi = 0; gi < G; ++gi) z[n * G + gi] = lo ? 127 : -128;
+    }
+  }
   const size_t ybytes = size_t(c.M) * ldy * dsize(c.yt);
   std::vector<uint8_t> yref(ybytes, 0xff), ygpu(ybytes), ygpu2(ybytes);
 
@@ -296,6 +309,8 @@ bool run_case(const Case& c, Stats& st, bool verbose) {
   if (c.M >= 2 && c.M <= 16) again("QMM_CUDA_DECODE", "stream-k", " [stream-k forced]");
   if (c.M > 128 && c.mode == QMM_COMPUTE_FLOAT)
     again("QMM_CUDA_GEMM", "cp-async", " [cp-async gemm]");
+  if (c.M > 16 && c.mode == QMM_COMPUTE_INT8 && c.gs == 128)  // the s8 GEMM, then the fp16 one
+    again("QMM_CUDA_INT8", "fp16", " [fp16 int8 gemm]");
   return ok;
 }
 
@@ -384,6 +399,19 @@ int cmd_check(bool quick) {
     f.M = 40; f.N = 300; f.K = 288; f.gs = 96; run_case(f, st, true);
     f.M = 9; f.N = 500; f.K = 1024; f.gs = 64; run_case(f, st, true);
     f.M = 64; f.N = 512; f.K = 4096; f.gs = 512; f.bits = 8; run_case(f, st, true);
+    // Hopper int8 tensor-core GEMM (groups of 128): one stage (K = 128) with M and N past the
+    // tile edges; K split over few tiles (M = 129) with bf16 X and fp32 Y; fp32 X with padded
+    // row strides, no zero points; the largest exact group sums (extreme data) for both widths
+    // and both signs, with K split.
+    Case q{300, 333, 128, 128, 4, true, QMM_DTYPE_F16, QMM_DTYPE_F16, QMM_COMPUTE_INT8};
+    run_case(q, st, true);
+    q.M = 129; q.N = 4096; q.K = 4096; q.bits = 8; q.xt = QMM_DTYPE_BF16; q.yt = QMM_DTYPE_F32;
+    run_case(q, st, true);
+    q.M = 1000; q.N = 200; q.K = 1280; q.bits = 4; q.zp = false; q.xt = QMM_DTYPE_F32;
+    q.ldx_pad = 8; q.ldy_pad = 5; run_case(q, st, true);
+    q.M = 256; q.N = 256; q.K = 2048; q.zp = true; q.xt = QMM_DTYPE_F16; q.ldx_pad = 0;
+    q.ldy_pad = 0; q.extreme = true; run_case(q, st, true);
+    q.bits = 8; run_case(q, st, true);
     // Decode shapes (M = 2..16) beyond the grid above: long K (16384), both modes; groups of
     // 32 with a partial last 128-k chunk (K = 8224); many row tiles with a partial last one
     // (N = 20000); a padded 16-byte aligned X row stride; 16896 rows over K = 8192.
@@ -525,6 +553,15 @@ int cmd_sanitize() {
     Case c{140, 200, 1056, 32, 4, true, QMM_DTYPE_F16, QMM_DTYPE_F16, QMM_COMPUTE_FLOAT};
     run_case(c, st, false);
     c.N = 256; c.K = 8192; c.gs = 128; c.bits = 8; c.xt = QMM_DTYPE_BF16; run_case(c, st, false);
+  }
+  // The int8 tensor-core GEMM (groups of 128): M and N past the tile edges, K split (few
+  // tiles), both widths, both tile heights (128 X rows; 64 for M <= 64).
+  {
+    Case c{140, 200, 2048, 128, 4, true, QMM_DTYPE_F16, QMM_DTYPE_F16, QMM_COMPUTE_INT8};
+    run_case(c, st, false);
+    c.bits = 8; c.xt = QMM_DTYPE_BF16; c.zp = false; run_case(c, st, false);
+    c.M = 40; run_case(c, st, false);
+    c.bits = 4; c.zp = true; run_case(c, st, false);
   }
   std::printf("SANITIZE CASES: %d run, %d failed\n", st.run, st.failed);
   return st.failed ? 1 : 0;
