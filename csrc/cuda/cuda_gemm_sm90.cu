@@ -691,8 +691,9 @@ __global__ void __launch_bounds__(384, 1)
 // (15 + 136) for int4, 128 * 127 * 256 for int8): no int -> float conversion (a quarter-rate
 // pipe). Fold per group: acc = fma(bits - 1.5 * 2^23, sx[m] * s[n], acc), then the next group's
 // preload, then the stage goes back to the producer.
-// Measured (2026-12-03, H200, gpu_check bench, g128 + zp, (8192, 8192) / (28672, 8192), M =
-// 4096): W4 483 / 544 TFLOP/s, W8 462 / 518 (the fp16-exact wgmma kernel: 282 / 303, 268 / 286).
+// Measured (2026-12-03, H200, gpu_check bench, g128 + zp, (8192, 8192) / (28672, 8192)): M =
+// 4096 W4 485 / 547 TFLOP/s, W8 466 / 523 (the fp16-exact wgmma kernel: 282 / 303, 268 / 286);
+// M = 64 (64-row tiles) W4 211 / 315, W8 186 / 299 (fp16-exact: 149 / 191, 133 / 172).
 // Not kept: 256 weight rows x 64 X rows per tile (two m64 tiles per warpgroup, so each thread
 // loads half the sx / sum_q per accumulator) read 405 / 455 at M = 4096 but 175 / 321 at M =
 // 64 (this tile: 161 / 213); the X rows in two m64n64 halves, so one half's fold runs under
