@@ -336,50 +336,42 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
   std::lock_guard<std::mutex> lock(workspace_cache().mu);
   void* ws = nullptr;
   QuantX qx;
-  if (fast && !decode && cuda::gemm_s8_sm90_ok(k)) {
-    // Hopper, groups of 128: q int8 in the s8 GEMM's order, sx / sum_q in 128-row blocks, then
-    // the int8 tensor-core GEMM (split-K partials optional as below).
-    const int64_t rows = cuda::kInt8Sm90Rows;
-    const int64_t ldsx = (p.M + rows - 1) / rows * rows;
-    const size_t qbytes = round256(size_t(p.M) * size_t(p.K));
-    const size_t tbytes = round256(size_t(p.groups) * size_t(ldsx) * 8);
-    size_t split = cuda::gemm_s8_sm90_workspace(k, sms);
+  // The Hopper GEMMs: X quantized into the workspace in `layout` (qbytes of q, then tbytes of
+  // sx / sum_q, rows padded to ldsx), then `gemm` on it with its optional split-K partials (as
+  // in the float mode) after them.
+  using Int8Gemm = cudaError_t (*)(const KParams&, const float*, int64_t, int, void*, size_t,
+                                   cudaStream_t);
+  auto hopper = [&](cuda::QLayout layout, int64_t ldsx, size_t qbytes, size_t tbytes,
+                    size_t split, Int8Gemm gemm) {
     const qmm_status st = get_workspace_split(dev, stream, qbytes + tbytes, &split, &ws);
     if (st != QMM_OK) return st;
     qx.q = static_cast<int8_t*>(ws);
     qx.sx = reinterpret_cast<float*>(static_cast<char*>(ws) + qbytes);
     qx.sq = nullptr;
-    if ((e = cuda::launch_quantize_x(k, qx, cuda::QLayout::kInt8Sm90, ldsx, stream)) != cudaSuccess)
+    if ((e = cuda::launch_quantize_x(k, qx, layout, ldsx, stream)) != cudaSuccess)
       return cuda_fail(e, "quantize kernel launch");
     KParams k2 = k;
     k2.x = ws;
     k2.ldx = p.K;
     k2.xt = 0;
-    e = cuda::launch_gemm_s8_sm90(k2, qx.sx, ldsx, sms, static_cast<char*>(ws) + qbytes + tbytes,
-                                  split, stream);
+    e = gemm(k2, qx.sx, ldsx, sms, static_cast<char*>(ws) + qbytes + tbytes, split, stream);
     return e == cudaSuccess ? QMM_OK : cuda_fail(e, "int8 kernel launch");
+  };
+  if (fast && !decode && cuda::gemm_s8_sm90_ok(k)) {
+    // groups of 128: q int8 in the s8 GEMM's order, sx / sum_q in 128-row blocks, then the int8
+    // tensor-core GEMM
+    const int64_t rows = cuda::kInt8Sm90Rows;
+    const int64_t ldsx = (p.M + rows - 1) / rows * rows;
+    return hopper(cuda::QLayout::kInt8Sm90, ldsx, round256(size_t(p.M) * size_t(p.K)),
+                  round256(size_t(p.groups) * size_t(ldsx) * 8),
+                  cuda::gemm_s8_sm90_workspace(k, sms), cuda::launch_gemm_s8_sm90);
   }
   if (fast && !decode && p.group_size <= cuda::kInt8Sm90MaxGroup && cuda::gemm_sm90_available()) {
-    // Hopper: q as exact fp16 and sx transposed (rows padded to 4), then the wgmma GEMM; its
-    // split-K partials are optional as in the float mode.
+    // q as exact fp16 and sx transposed (rows padded to 4), then the wgmma GEMM
     const int64_t ldsx = (p.M + 3) / 4 * 4;
-    const size_t hbytes = round256(size_t(p.M) * size_t(p.K) * 2);
-    const size_t tbytes = round256(size_t(p.groups) * size_t(ldsx) * 4);
-    size_t split = cuda::gemm_int8_sm90_workspace(k, sms);
-    const qmm_status st = get_workspace_split(dev, stream, hbytes + tbytes, &split, &ws);
-    if (st != QMM_OK) return st;
-    qx.q = static_cast<int8_t*>(ws);
-    qx.sx = reinterpret_cast<float*>(static_cast<char*>(ws) + hbytes);
-    qx.sq = nullptr;
-    if ((e = cuda::launch_quantize_x(k, qx, cuda::QLayout::kHalfT, ldsx, stream)) != cudaSuccess)
-      return cuda_fail(e, "quantize kernel launch");
-    KParams k2 = k;
-    k2.x = ws;
-    k2.ldx = p.K;
-    k2.xt = 0;
-    e = cuda::launch_gemm_int8_sm90(k2, qx.sx, ldsx, sms, static_cast<char*>(ws) + hbytes + tbytes,
-                                    split, stream);
-    return e == cudaSuccess ? QMM_OK : cuda_fail(e, "int8 kernel launch");
+    return hopper(cuda::QLayout::kHalfT, ldsx, round256(size_t(p.M) * size_t(p.K) * 2),
+                  round256(size_t(p.groups) * size_t(ldsx) * 4),
+                  cuda::gemm_int8_sm90_workspace(k, sms), cuda::launch_gemm_int8_sm90);
   }
   const size_t qbytes = round256(size_t(p.M) * size_t(p.K));
   const size_t gbytes = round256(size_t(p.M) * size_t(p.groups) * 4);

@@ -203,6 +203,22 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
         : "memory");
   } while (!done);
 }
+// The S-slot ring's mbarriers of the producer-warpgroup kernels: full[s] = full0 + 8 s (one
+// arrival, the producer's expect_tx), empty[s] = empty0 + 8 s (lane 0 of each of the 8 consumer
+// warps); thread 0 (tid) initializes them, then the block synchronizes.
+template <int S>
+__device__ __forceinline__ void init_ring(int tid, uint32_t full0, uint32_t empty0) {
+  if (tid == 0) {
+#pragma unroll
+    for (int s = 0; s < S; ++s) {
+      mbar_init(full0 + 8 * s, 1);
+      mbar_init(empty0 + 8 * s, 8);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+  }
+  __syncthreads();
+}
+
 // Box (c0, c1) (innermost coordinate first) of the tensor `map` to shared `dst`, its bytes
 // counted on `bar`. Parts of the box outside the tensor are written as zeros (and counted).
 __device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap* map, int c0, int c1,
@@ -588,15 +604,7 @@ __global__ void __launch_bounds__(384, 1)
   const int kt0 = int(blockIdx.y) * stages_per_split;
   const int nk = min(nk_all - kt0, stages_per_split);
 
-  if (tid == 0) {
-#pragma unroll
-    for (int s = 0; s < S; ++s) {
-      mbar_init(full0 + 8 * s, 1);
-      mbar_init(empty0 + 8 * s, 8);  // lane 0 of each consumer warp
-    }
-    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-  }
-  __syncthreads();
+  init_ring<S>(tid, full0, empty0);
 
   if (warp >= 8) {  // the producer warpgroup
     asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
@@ -788,15 +796,7 @@ __global__ void __launch_bounds__(384, 1)
   const int kt0 = int(blockIdx.y) * stages_per_split;
   const int nk = min(nk_all - kt0, stages_per_split);
 
-  if (tid == 0) {
-#pragma unroll
-    for (int s = 0; s < S; ++s) {
-      mbar_init(full0 + 8 * s, 1);
-      mbar_init(empty0 + 8 * s, 8);  // lane 0 of each consumer warp
-    }
-    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-  }
-  __syncthreads();
+  init_ring<S>(tid, full0, empty0);
 
   if (warp >= 8) {  // the producer warpgroup
     asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
