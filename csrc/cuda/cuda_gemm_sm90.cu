@@ -696,7 +696,7 @@ __global__ void __launch_bounds__(384, 1)
 // The exact group sum  sum_k q (w - zp) = sum_k q * A - c * sum_q  (A = u, c = 8 + zp for int4;
 // A = w, c = zp for int8) accumulates onto the preloaded int32 2^23 + 2^22 - c * sum_q, so the
 // accumulator's bits read as fp32 are 1.5 * 2^23 + the sum exactly (|sum| < 2^22: <= 128 * 127 *
-// (15 + 136) for int4, 128 * 127 * 256 for int8): no int -> float conversion (a quarter-rate
+// (15 + 135) for int4, 128 * 127 * 256 for int8): no int -> float conversion (a quarter-rate
 // pipe). Fold per group: acc = fma(bits - 1.5 * 2^23, sx[m] * s[n], acc), then the next group's
 // preload, then the stage goes back to the producer.
 // Measured (2026-12-03, H200, gpu_check bench, g128 + zp, (8192, 8192) / (28672, 8192)): M =
@@ -704,8 +704,8 @@ __global__ void __launch_bounds__(384, 1)
 // M = 64 (64-row tiles) W4 211 / 315, W8 186 / 299 (fp16-exact: 149 / 191, 133 / 172).
 // Not kept: 256 weight rows x 64 X rows per tile (two m64 tiles per warpgroup, so each thread
 // loads half the sx / sum_q per accumulator) read 405 / 455 at M = 4096 but 175 / 321 at M =
-// 64 (this tile: 161 / 213); the X rows in two m64n64 halves, so one half's fold runs under
-// the other's MMAs, 267 / 288 (with 4-way bank conflicts on its sx loads). ncu (the 64-row
+// 64 (the 128-row tile alone, before the 64-row one: 161 / 213); the X rows in two m64n64 halves, so one half's fold runs under
+// the other's MMAs, 267 / 288 (with 4-way bank conflicts on its sx loads). ncu (the 256 x 64
 // tile, M = 4096): issue slots 51 % busy, 0.74 of 2.2 warps eligible per scheduler, L1 / shared
 // 56 %: latency-bound, 2 consumer warps per scheduler.
 constexpr int kS8BK = 128;  // k per stage (one group)
@@ -1197,7 +1197,7 @@ size_t gemm_int8_sm90_workspace(const KParams& p, int num_sms) {
 bool gemm_s8_sm90_ok(const KParams& p) {
   const char* e = std::getenv("QMM_CUDA_INT8");
   if (e && std::strcmp(e, "fp16") == 0) return false;  // A/B timings and tests of the fp16 path
-  return p.gs == sm90::kS8BK && p.K % sm90::kS8BK == 0 && p.M < (int64_t(1) << 31) &&
+  return p.gs == sm90::kS8BK && p.K > 0 && p.K % sm90::kS8BK == 0 && p.M < (int64_t(1) << 31) &&
          p.N < (int64_t(1) << 31) && p.K < (int64_t(1) << 31) &&
          reinterpret_cast<uintptr_t>(p.w) % 16 == 0 && p.row_bytes % 16 == 0 &&
          p.groups * ((p.M + sm90::kS8R - 1) / sm90::kS8R) < (int64_t(1) << 31) &&

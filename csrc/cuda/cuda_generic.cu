@@ -5,7 +5,8 @@
 //   __fmul_rn / __float2int_rn (no contraction, round-half-even): bit-identical to
 //   quantize_group_int8. Writes q [M, K] (int8, optionally permuted per 8 elements as
 //   0,2,4,6,1,3,5,7 for the int4 mma.sync kernel), sx and sum_q [M, groups]; or q as exact fp16
-//   and sx transposed [groups, ldsx] for the Hopper int8 GEMM (QLayout in cuda_kernels.h).
+//   and sx transposed [groups, ldsx] for the Hopper int8 GEMM; or q int8 in the Hopper s8 GEMM's
+//   order with sx / sum_q in 128-row blocks (QLayout in cuda_kernels.h).
 // cuda_convert_x_f16: X (any dtype, any ldx) -> dense fp16 [M, K] for the float GEMM.
 // cuda_generic_float_gemv / cuda_generic_int8_gemv: any group size, any alignment. One warp
 //   per (weight row n, 4 rows of X) (float) or (n, m) (int8); lanes stride k; fixed-order
