@@ -55,6 +55,27 @@ def test_torch_matches_reference(rng, compute, bits, zp, dtype):
         check_result(_np(y), x, w, s, z, g, bits, compute)
 
 
+@pytest.mark.parametrize("compute", ["float", "int8"])
+@pytest.mark.parametrize("bits", [4, 8])
+def test_torch_packed_weights(rng, compute, bits):
+    # The packed layout (groups that are multiples of 32): M <= 16 on the packed decode kernel,
+    # M > 16 unpacked per call; other group sizes keep a canonical copy. Each call's output
+    # starts as NaN.
+    for M, N, K, g in [(1, 67, 768, 128), (7, 300, 1280, 128), (16, 45, 768, 64),
+                       (33, 17, 384, 32), (4, 19, 90, 6), (2, 129, 4096, -1)]:
+        for zp in (True, False):
+            w, s, z = make_weights(rng, N, K, g, bits, zp)
+            pw = qmatmul.PackedWeights(_t(w), _t(s), _t(z), g, bits)
+            assert pw.backend == "cuda"
+            for dtype in (np.float16, np.float32):
+                x = make_x(rng, (M, K), dtype)
+                out = torch.full((M, N), float("nan"), dtype=torch.float32, device="cuda")
+                y = pw.matmul(_t(x), compute=compute, out=out)
+                assert y is out
+                torch.cuda.synchronize()
+                check_result(_np(y), x, w, s, z, g, bits, compute)
+
+
 def test_torch_result_kind_and_batch(rng):
     w, s, z = make_weights(rng, 64, 256, 128, 4, True)
     x = make_x(rng, (2, 3, 256), np.float16)

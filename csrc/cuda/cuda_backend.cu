@@ -18,6 +18,8 @@
 //                                      order), other gs <= 512 the wgmma GEMM on the exact
 //                                      fp16 q, else cuda_gemm.cu (s8 mma)
 //   anything else                   -> cuda_generic.cu (correct, slow)
+//   packed weights (qmm_pack, see Packing below): M <= 16 the stream-K decode kernel on the
+//   packed layout (cuda_gemv.cu), else unpacked into a per-stream buffer and dispatched as above
 //
 // Workspace: the int8 mode (quantized X: M*K + 8*M*groups bytes, plus the decode kernel's optional
 // partial sums; M*K*2 + 4*M*groups + the split-K partials on the Hopper fp16 path, M*K +
@@ -163,13 +165,19 @@ WorkspaceCache& workspace_cache() {
   static WorkspaceCache* c = new WorkspaceCache();  // never destroyed: no exit-order hazards
   return *c;
 }
+// The canonical weights unpacked from the packed layout for the kernels that do not read it
+// (cuda_run_packed), a second buffer per (device, stream) beside the first. Lock order: this
+// cache's mutex before workspace_cache()'s.
+WorkspaceCache& unpack_cache() {
+  static WorkspaceCache* c = new WorkspaceCache();
+  return *c;
+}
 
 // Returns a workspace of at least `bytes` for (dev, stream). Called with the cache lock held.
 // optional: where a larger workspace cannot be allocated now (the stream is being captured),
 // *out = nullptr and QMM_OK (the caller has a path without it).
 qmm_status get_workspace(int dev, cudaStream_t stream, size_t bytes, void** out,
-                         bool optional = false) {
-  WorkspaceCache& c = workspace_cache();
+                         bool optional = false, WorkspaceCache& c = workspace_cache()) {
   Workspace& ws = c.map[std::make_pair(dev, static_cast<void*>(stream))];
   cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
   cudaError_t e = cudaStreamIsCapturing(stream, &cs);
@@ -260,7 +268,9 @@ KParams to_params(const Problem& p) {
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
 // ----------------------------------------------------------------------------------------------
-qmm_status cuda_run(const Problem& p, const Options& o) {
+// packed: p's weights are in the packed layout and cuda::decode_packed_takes(p) (the caller
+// checked).
+qmm_status run_impl(const Problem& p, const Options& o, bool packed) {
   cudaStream_t stream = static_cast<cudaStream_t>(o.stream);
   const int dev = device_of(p.y);
   DeviceScope scope(dev);
@@ -273,6 +283,7 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
   }
   const int sms = (dev >= 0 && dev < 64 && devices().sms[dev] > 0) ? devices().sms[dev] : 132;
   KParams k = to_params(p);
+  k.packed = packed ? 1 : 0;
   const bool w_fast = p.group_size % 32 == 0 && aligned16(p.w);
 
   if (o.compute == QMM_COMPUTE_FLOAT) {
@@ -282,8 +293,9 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
     }
     const bool f32 = p.x_dtype == QMM_DTYPE_F32;
     const bool decode = p.M <= 16 && cuda::decode_shape_ok(k);
-    if (!f32 && (decode || (aligned16(p.x) && (size_t(p.ldx) * 2) % 16 == 0))) {
-      // decode: reads fp16/bf16 X in place, any alignment. Partial sums of the split shapes
+    const bool x_vec = aligned16(p.x) && (size_t(p.ldx) * 2) % 16 == 0;
+    if (!f32 && ((decode && !packed) || x_vec)) {
+      // decode: reads fp16/bf16 X in place, any alignment (packed weights: aligned X). Partial sums of the split shapes
       // (the M = 2..16 decode kernel's tiles shared between blocks, the GEMM's split K): none
       // needed otherwise; under capture without a large enough cached workspace the kernel
       // runs unsplit.
@@ -393,11 +405,20 @@ qmm_status cuda_run(const Problem& p, const Options& o) {
   return e == cudaSuccess ? QMM_OK : cuda_fail(e, "int8 kernel launch");
 }
 
+qmm_status cuda_run(const Problem& p, const Options& o) { return run_impl(p, o, false); }
+
 bool cuda_supports(const Problem& p, const Options&) { return p.device; }
 
 // ----------------------------------------------------------------------------------------------
-// Packing: a device copy of the canonical weights, scales and zero points in one allocation
-// (the kernels read the canonical layout directly), made on the caller's stream.
+// Packing: shapes of cuda::packed_layout_ok go into the packed layout (cuda_kernels.h), in which
+// every warp load of the decode kernel (M = 1..16, both modes) is 512 contiguous bytes; other
+// shapes get a device copy of the canonical weights, scales and zero points. One allocation,
+// made on the caller's stream. Calls the decode kernels do not take (M > 16, the int8 mode with
+// groups other than 128) first unpack the weights to canonical order in a per-(device, stream)
+// buffer (unpack_cache: N * K / 2 (int4) or N * K bytes plus scales and zero points, kept like
+// the workspace) and run the canonical kernels: reading and writing the weights once more per call.
+const int kPackedLayout = 1;  // PackedWeights::backend_state of weights in the packed layout
+
 void cuda_release(PackedWeights& pw) {
   if (pw.data) cudaFree(pw.data);
   cudaGetLastError();
@@ -409,9 +430,12 @@ qmm_status cuda_pack(const Problem& p, const Options& o, PackedWeights* out) {
     return set_error(QMM_INVALID_ARGUMENT, "cuda backend: pack needs CUDA device weights");
   cudaStream_t stream = static_cast<cudaStream_t>(o.stream);
   DeviceScope scope(device_of(p.w ? static_cast<const void*>(p.w) : p.scales));
-  const size_t wbytes = size_t(p.N) * size_t(p.row_bytes());
-  const size_t sbytes = size_t(p.N) * size_t(p.groups) * 4;
-  const size_t zbytes = p.zp ? size_t(p.N) * size_t(p.groups) : 0;
+  const bool layout = cuda::packed_layout_ok(p.N, p.K, p.group_size);
+  const size_t slots = layout ? cuda::packed_scale_count(p.N, p.groups) : size_t(p.N) * size_t(p.groups);
+  const size_t wbytes = layout ? cuda::packed_weight_bytes(p.N, p.K, p.bits)
+                               : size_t(p.N) * size_t(p.row_bytes());
+  const size_t sbytes = slots * 4;
+  const size_t zbytes = p.zp ? slots : 0;
   const size_t total = round256(wbytes) + round256(sbytes) + round256(zbytes) + 256;
   void* base = nullptr;
   cudaError_t e = cudaMalloc(&base, total);
@@ -423,13 +447,20 @@ qmm_status cuda_pack(const Problem& p, const Options& o, PackedWeights* out) {
   auto* w = static_cast<uint8_t*>(base);
   auto* s = reinterpret_cast<float*>(w + round256(wbytes));
   int8_t* z = zbytes ? reinterpret_cast<int8_t*>(w + round256(wbytes) + round256(sbytes)) : nullptr;
-  if (wbytes && (e = cudaMemcpyAsync(w, p.w, wbytes, cudaMemcpyDeviceToDevice, stream)) != cudaSuccess)
-    goto fail;
-  if (sbytes &&
-      (e = cudaMemcpyAsync(s, p.scales, sbytes, cudaMemcpyDeviceToDevice, stream)) != cudaSuccess)
-    goto fail;
-  if (zbytes && (e = cudaMemcpyAsync(z, p.zp, zbytes, cudaMemcpyDeviceToDevice, stream)) != cudaSuccess)
-    goto fail;
+  if (layout) {
+    if ((e = cuda::launch_repack(to_params(p), w, s, z, /*to_packed=*/true, stream)) != cudaSuccess)
+      goto fail;
+  } else {
+    if (wbytes &&
+        (e = cudaMemcpyAsync(w, p.w, wbytes, cudaMemcpyDeviceToDevice, stream)) != cudaSuccess)
+      goto fail;
+    if (sbytes &&
+        (e = cudaMemcpyAsync(s, p.scales, sbytes, cudaMemcpyDeviceToDevice, stream)) != cudaSuccess)
+      goto fail;
+    if (zbytes &&
+        (e = cudaMemcpyAsync(z, p.zp, zbytes, cudaMemcpyDeviceToDevice, stream)) != cudaSuccess)
+      goto fail;
+  }
   // The caller may free its arrays as soon as qmm_pack returns.
   if ((e = cudaStreamSynchronize(stream)) != cudaSuccess) goto fail;
   out->data = base;
@@ -438,17 +469,45 @@ qmm_status cuda_pack(const Problem& p, const Options& o, PackedWeights* out) {
   out->w = w;
   out->scales = s;
   out->zp = z;
+  out->backend_state = layout ? const_cast<int*>(&kPackedLayout) : nullptr;
   return QMM_OK;
 fail:
   cudaFree(base);
   return cuda_fail(e, "packing copy");
 }
 
+qmm_status cuda_run_packed(const PackedWeights& pw, const Problem& p, const Options& o) {
+  const Problem q = with_packed_weights(pw, p);
+  if (pw.backend_state != &kPackedLayout || p.M == 0 || p.N == 0) return cuda_run(q, o);
+  KParams k = to_params(q);
+  k.packed = 1;
+  if (cuda::decode_packed_takes(k, o.compute == QMM_COMPUTE_INT8)) return run_impl(q, o, true);
+  // The canonical kernels: unpack into this stream's buffer (stream-ordered before them).
+  cudaStream_t stream = static_cast<cudaStream_t>(o.stream);
+  const int dev = device_of(p.y);
+  DeviceScope scope(dev);
+  const size_t wbytes = round256(size_t(p.N) * size_t(q.row_bytes()));
+  const size_t sbytes = round256(size_t(p.N) * size_t(p.groups) * 4);
+  const size_t zbytes = q.zp ? size_t(p.N) * size_t(p.groups) : 0;
+  std::lock_guard<std::mutex> lock(unpack_cache().mu);
+  void* ws = nullptr;
+  qmm_status st = get_workspace(dev, stream, wbytes + sbytes + zbytes, &ws, false, unpack_cache());
+  if (st != QMM_OK) return st;
+  Problem c = q;
+  c.w = static_cast<const uint8_t*>(ws);
+  c.scales = reinterpret_cast<const float*>(static_cast<char*>(ws) + wbytes);
+  c.zp = q.zp ? reinterpret_cast<const int8_t*>(static_cast<char*>(ws) + wbytes + sbytes) : nullptr;
+  const cudaError_t e = cuda::launch_repack(k, static_cast<uint8_t*>(ws), const_cast<float*>(c.scales),
+                                            const_cast<int8_t*>(c.zp), /*to_packed=*/false, stream);
+  if (e != cudaSuccess) return cuda_fail(e, "unpack kernel launch");
+  return cuda_run(c, o);
+}
+
 }  // namespace
 
 extern const Backend kCudaBackend = {
     "cuda",     true,    cuda_available,     cuda_supports,         cuda_run,
-    cuda_pack,  nullptr, cuda_pointer_kind,  cuda_device_features, nullptr,
+    cuda_pack,  cuda_run_packed, cuda_pointer_kind,  cuda_device_features, nullptr,
 };
 
 }  // namespace qmm

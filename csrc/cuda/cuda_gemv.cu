@@ -934,20 +934,36 @@ struct TileRows {
   int32_t s[2];
 };
 
+// PK (the packed layout, cuda_kernels.h): the lane's own 16-byte pieces of chunk 0 of its
+// 16-row tile (clamped to the last tile; rows past N there are zeros) and the scale slots of
+// its rows in group 0 ([tile][group][16 rows]).
+template <int BITS, bool PK>
 __device__ __forceinline__ void tile_rows(const KParams& p, int64_t tile, int warp, int lane,
                                           TileRows& tr) {
   const int g = lane >> 2;
+  if constexpr (PK) {
+    const int64_t n16 = min(tile * (kRB / 16) + warp, (p.N + 15) / 16 - 1);
+    const uint8_t* base =
+        p.w + n16 * ((p.K + kChunk - 1) / kChunk) * pack_block_bytes(BITS) + lane * 16;
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const int64_t n = min(tile * kRB + warp * 16 + 8 * r + g, p.N - 1);
-    tr.w[r] = p.w + n * p.row_bytes;
-    tr.s[r] = int32_t(n * p.groups);
+    for (int r = 0; r < 2; ++r) {
+      tr.w[r] = base + r * (pack_block_bytes(BITS) / 2);
+      tr.s[r] = int32_t(n16 * p.groups * 16 + 8 * r + g);
+    }
+  } else {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int64_t n = min(tile * kRB + warp * 16 + 8 * r + g, p.N - 1);
+      tr.w[r] = p.w + n * p.row_bytes;
+      tr.s[r] = int32_t(n * p.groups);
+    }
   }
 }
 
 // Chunk c's weights, scales and zero points of the lane's rows; lanes past K read a valid
-// address (the last 32 k) with scale 0 (their X is 0).
-template <int BITS>
+// address (canonical: the last 32 k; packed: the zero padding of the last chunk) with scale 0
+// (their X is 0). Packed: each of the warp's 16-byte loads is 512 contiguous bytes.
+template <int BITS, bool PK>
 __device__ __forceinline__ void load_unit(const KParams& p, const TileRows& tr, int c, int t,
                                           uint32_t gmul, WSlot<BITS>& sl) {
   const int k0 = c * kChunk + 32 * t;
@@ -956,12 +972,14 @@ __device__ __forceinline__ void load_unit(const KParams& p, const TileRows& tr, 
   const uint32_t grp = __umulhi(uint32_t(kc >> 5) << 1, gmul);
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    const uint8_t* src = tr.w[r] + (BITS == 4 ? kc / 2 : kc);
+    const uint8_t* src =
+        PK ? tr.w[r] + int64_t(c) * pack_block_bytes(BITS) : tr.w[r] + (BITS == 4 ? kc / 2 : kc);
     sl.w[r].v[0] = ldg_stream(src);
-    if (BITS == 8) sl.w[r].v[BITS == 8 ? 1 : 0] = ldg_stream(src + 16);
-    const float s = __ldg(p.scales + tr.s[r] + grp);
+    if (BITS == 8) sl.w[r].v[BITS == 8 ? 1 : 0] = ldg_stream(src + (PK ? 512 : 16));
+    const int32_t si = tr.s[r] + int32_t(PK ? grp * 16 : grp);
+    const float s = __ldg(p.scales + si);
     sl.s[r] = kok ? s : 0.0f;
-    sl.z[r] = p.zp ? int(__ldg(p.zp + tr.s[r] + grp)) : 0;
+    sl.z[r] = p.zp ? int(__ldg(p.zp + si)) : 0;
   }
 }
 
@@ -1002,10 +1020,8 @@ struct Seg {
 // weights' pair order), the weights of `sl`, the chunk sums added to acc.
 // Q8 (int8 mode): X is the exact fp16 q, sxa the shared address of the chunk's sx of X rows
 // 0 .. 8 MT - 1; each chunk (one group) adds (sx * scale) * its exact integer sum.
-template <class T, int BITS, bool SA, int MT, bool Q8 = false>
-__device__ __forceinline__ void unit_mma(const WSlot<BITS>& sl, uint32_t xa, float (&acc)[MT][4],
-                                         uint32_t sxa = 0) {
-  float sxv[MT][2];
+template <int MT, bool Q8>
+__device__ __forceinline__ void load_sx(uint32_t sxa, float (&sxv)[MT][2]) {
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt) {
     sxv[mt][0] = sxv[mt][1] = 1.0f;
@@ -1016,16 +1032,23 @@ __device__ __forceinline__ void unit_mma(const WSlot<BITS>& sl, uint32_t xa, flo
       sxv[mt][1] = __uint_as_float(v.y);
     }
   }
-  uint32_t xb[MT][16];
+}
+// The lane's X pieces of a chunk: piece q of X tile mt at xa + (4 mt + q) * qstride.
+template <int MT>
+__device__ __forceinline__ void load_xb(uint32_t xa, uint32_t qstride, uint32_t (&xb)[MT][16]) {
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
-      const uint4 x4 = lds128(xa + uint32_t((mt * 4 + q) * 32 * 16));
+      const uint4 x4 = lds128(xa + uint32_t(mt * 4 + q) * qstride);
       const uint32_t n4[4] = {x4.x, x4.y, x4.z, x4.w};
 #pragma unroll
       for (int i = 0; i < 4; ++i) xb[mt][4 * q + i] = n4[i];
     }
+}
+template <class T, int BITS, bool SA, int MT, bool Q8>
+__device__ __forceinline__ void unit_mma_x(const WSlot<BITS>& sl, const uint32_t (&xb)[MT][16],
+                                           const float (&sxv)[MT][2], float (&acc)[MT][4]) {
   Deq<T> d0, d1;
   d0.init(sl.s[0], sl.z[0]);
   d1.init(sl.s[1], sl.z[1]);
@@ -1067,6 +1090,16 @@ __device__ __forceinline__ void unit_mma(const WSlot<BITS>& sl, uint32_t xa, flo
   }
 }
 
+template <class T, int BITS, bool SA, int MT, bool Q8 = false>
+__device__ __forceinline__ void unit_mma(const WSlot<BITS>& sl, uint32_t xa, float (&acc)[MT][4],
+                                         uint32_t sxa = 0) {
+  float sxv[MT][2];
+  load_sx<MT, Q8>(sxa, sxv);
+  uint32_t xb[MT][16];
+  load_xb<MT>(xa, 32 * 16, xb);
+  unit_mma_x<T, BITS, SA, MT, Q8>(sl, xb, sxv, acc);
+}
+
 // After a chunk: where the tile ends (or the block's range does, `last`), its sums go to Y or
 // to the block's partial-sum slot and acc restarts.
 template <int MT>
@@ -1100,7 +1133,7 @@ __device__ __forceinline__ void seg_step(const KParams& p, Seg& sg, int C, bool 
 // fp32 (< 2^24). `qmatmul bench --suite full`, H200, 2026-12-02 18:05 UTC, 5e7b7c2: W4 M=16
 // 70B.up / down / attn 76.4 / 72.7 / 28.9 us (the tile kernel at 13:27 UTC: 98.9 / 98.4 / 33.7),
 // W8 96.7 / 92.6 us (107.4 / 101.9).
-template <int XT, int BITS, bool SA, int MT, int PF, bool Q8 = false>
+template <int XT, int BITS, bool SA, int MT, int PF, bool Q8 = false, bool PK = false>
 __global__ void __launch_bounds__(kWarps * 32, 2)
     decode_sk_kernel(KParams p, Plan pl, float* part, QuantX qx) {
   static_assert(PF >= 2, "a chunk's X is stored PF - 1 chunks ahead");
@@ -1189,11 +1222,11 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
   int lc = int(u0 - ltile * C);
   Seg sg{ltile, lc, lc, true};
   TileRows tr;
-  tile_rows(p, ltile, warp, lane, tr);
+  tile_rows<BITS, PK>(p, ltile, warp, lane, tr);
   auto advance = [&]() {
     if (++lc == C) {
       lc = 0;
-      tile_rows(p, ++ltile, warp, lane, tr);
+      tile_rows<BITS, PK>(p, ++ltile, warp, lane, tr);
     }
   };
   WSlot<BITS> buf[R];
@@ -1201,7 +1234,7 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
 #pragma unroll
   for (int v = 0; v < PF; ++v) {
     if (v < nu) {
-      load_unit<BITS>(p, tr, lc, t, gmul, buf[v]);
+      load_unit<BITS, PK>(p, tr, lc, t, gmul, buf[v]);
       xstore(xload(lc), v);
     }
     advance();
@@ -1223,13 +1256,106 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
       __syncthreads();  // unit i's X is in; every warp is done with slot (v + PF) % R
       if (i > 0 && i + PF - 1 < nu) xstore(xr, (v + PF - 1) % R);
       if (i + PF < nu) {
-        load_unit<BITS>(p, tr, lc, t, gmul, buf[(v + PF) % R]);
+        load_unit<BITS, PK>(p, tr, lc, t, gmul, buf[(v + PF) % R]);
         xr = xload(lc);
         advance();
       }
       unit_mma<T, BITS, SA, MT, Q8>(buf[v], xbase + uint32_t(v * XC * 16), acc,
                                        Q8 ? sxbase + uint32_t(v * sizeof(sxs[0])) : 0u);
       seg_step<MT>(p, sg, C, i + 1 == nu, part, b, warp, lane, acc);
+    }
+  }
+}
+
+// M = 1 on packed weights: the same units, ring and mma, but X (its one row, int8 mode: q as
+// exact fp16, and sx) is staged once per block for all of K, in the pieces' pair order (piece i
+// = k 8 i .. 8 i + 7), so chunks need no block barrier and no X copy. Lanes of quad g = 0 read
+// their chunk's 4 pieces (k 32 t .. 32 t + 31) as the B column 0; the other lanes read 4 zero
+// pieces after X. Shared bytes: sk1_smem_bytes.
+inline int sk1_smem_bytes(int64_t K, bool q8) {
+  const int64_t C = (K + kChunk - 1) / kChunk;
+  return int(C * 256 + 64 + (q8 ? C * 4 : 0));
+}
+constexpr int kSk1MaxSmem = 100 * 1024;  // 2 blocks per SM
+
+template <int XT, int BITS, bool SA, int PF, bool Q8 = false>
+__global__ void __launch_bounds__(kWarps * 32, 2)
+    decode_sk1_kernel(KParams p, Plan pl, float* part, QuantX qx) {
+  static_assert(!Q8 || (SA && XT == 0), "int8 mode: fp16 operands, one group per chunk");
+  using T = typename XType<XT>::T;
+  constexpr int R = PF + 1;
+  extern __shared__ uint4 xr[];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, t = lane & 3, g = lane >> 2;
+  const int64_t b = blockIdx.x;
+  const int64_t u0 = unit_begin(pl, b);
+  const int nu = int(unit_begin(pl, b + 1) - u0);
+  const int C = int(pl.C);
+  const int K = int(p.K);
+  const uint32_t gq = uint32_t(p.gs >> 5);
+  const uint32_t gmul = uint32_t(((uint64_t(1) << 31) + gq - 1) / gq);
+
+  int64_t ltile = u0 / C;
+  int lc = int(u0 - ltile * C);
+  Seg sg{ltile, lc, lc, true};
+  TileRows tr;
+  tile_rows<BITS, true>(p, ltile, warp, lane, tr);
+  auto advance = [&]() {
+    if (++lc == C) {
+      lc = 0;
+      tile_rows<BITS, true>(p, ++ltile, warp, lane, tr);
+    }
+  };
+  WSlot<BITS> buf[R];
+#pragma unroll
+  for (int v = 0; v < PF; ++v) {
+    if (v < nu) load_unit<BITS, true>(p, tr, lc, t, gmul, buf[v]);
+    advance();
+  }
+  // X behind the first weights
+  const int np = C * 16;
+  for (int i = threadIdx.x; i < np + 4; i += kWarps * 32) {
+    uint32_t h[4] = {0u, 0u, 0u, 0u};
+    if (i < np && 8 * i < K) {
+      if (Q8) {
+        const uint2 u = __ldg(reinterpret_cast<const uint2*>(qx.q + 8 * i));
+        q4_to_h2(u.x, h);
+        q4_to_h2(u.y, h + 2);
+      } else {
+        const uint4 v = __ldg(reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(p.x)) + i);
+        h[0] = v.x, h[1] = v.y, h[2] = v.z, h[3] = v.w;
+      }
+    }
+    uint4 o = make_uint4(h[0], h[1], h[2], h[3]);
+    if (BITS == 4) {
+      uint32_t pm[4];
+      permute_x4(h, pm);
+      o = make_uint4(pm[0], pm[1], pm[2], pm[3]);
+    }
+    xr[i] = o;
+  }
+  float* sxr = reinterpret_cast<float*>(xr + np + 4);
+  if (Q8)
+    for (int i = threadIdx.x; i < C; i += kWarps * 32) sxr[i] = i < p.groups ? __ldg(qx.sx + i) : 0.0f;
+  __syncthreads();
+
+  float acc[1][4] = {{0.0f, 0.0f, 0.0f, 0.0f}};
+  const uint32_t xa = opaque(g == 0 ? smem_u32(xr) + 64 * t : smem_u32(xr + np));
+  const uint32_t cs = opaque(g == 0 ? 256u : 0u);  // bytes per chunk (zero lanes: none)
+  for (int i0 = 0; i0 < nu; i0 += R) {
+#pragma unroll
+    for (int v = 0; v < R; ++v) {
+      const int i = i0 + v;
+      if (i >= nu) break;
+      if (i + PF < nu) {
+        load_unit<BITS, true>(p, tr, lc, t, gmul, buf[(v + PF) % R]);
+        advance();
+      }
+      float sxv[1][2] = {{1.0f, 1.0f}};
+      if (Q8) sxv[0][0] = sxv[0][1] = sxr[sg.c];
+      uint32_t xb[1][16];
+      load_xb<1>(xa + uint32_t(sg.c) * cs, 16, xb);
+      unit_mma_x<T, BITS, SA, 1, Q8>(buf[v], xb, sxv, acc);
+      seg_step<1>(p, sg, C, i + 1 == nu, part, b, warp, lane, acc);
     }
   }
 }
@@ -1303,8 +1429,18 @@ cudaError_t launch_mt(const KParams& p, int num_sms, void* ws, size_t ws_bytes, 
   const size_t need = workspace(p, num_sms);
   const bool split = need > 0 && ws && ws_bytes >= need;
   const Plan pl = plan(p, num_sms, split);
-  decode_sk_kernel<XT, BITS, SA, MT, PF, Q8>
-      <<<unsigned(pl.G), kWarps * 32, 0, s>>>(p, pl, static_cast<float*>(ws), qx);
+  const int sm1 = sk1_smem_bytes(p.K, Q8);
+  if (p.packed && MT == 1 && p.M == 1 && sm1 <= kSk1MaxSmem) {
+    constexpr auto kern = decode_sk1_kernel<XT, BITS, SA, (BITS == 4 ? 3 : PF), Q8>;
+    const cudaError_t e = opt_in_smem<kern>(kSk1MaxSmem);
+    if (e != cudaSuccess) return e;
+    kern<<<unsigned(pl.G), kWarps * 32, sm1, s>>>(p, pl, static_cast<float*>(ws), qx);
+  } else if (p.packed)
+    decode_sk_kernel<XT, BITS, SA, MT, PF, Q8, true>
+        <<<unsigned(pl.G), kWarps * 32, 0, s>>>(p, pl, static_cast<float*>(ws), qx);
+  else
+    decode_sk_kernel<XT, BITS, SA, MT, PF, Q8, false>
+        <<<unsigned(pl.G), kWarps * 32, 0, s>>>(p, pl, static_cast<float*>(ws), qx);
   if (!split) return cudaGetLastError();
   const int64_t total = p.M * p.N;
   sk_reduce<<<unsigned(std::min<int64_t>((total + 255) / 256, 4 * num_sms)), 256, 0, s>>>(
@@ -1357,6 +1493,11 @@ cudaError_t launch_tiles(const KParams& p, bool x_vec, cudaStream_t s) {
 template <int XT>
 cudaError_t launch_bits(const KParams& p, bool x_vec, int num_sms, void* ws, size_t ws_bytes,
                         cudaStream_t s) {
+  if (p.packed) {  // decode_packed_takes: aligned X, M = 1..16
+    if (!x_vec) return cudaErrorInvalidValue;
+    return p.bits == 4 ? sk::launch<XT, 4>(p, num_sms, ws, ws_bytes, s)
+                       : sk::launch<XT, 8>(p, num_sms, ws, ws_bytes, s);
+  }
   if (m1::takes(p))
     return p.bits == 4 ? m1::launch<XT, 4>(p, x_vec, num_sms, s) : m1::launch<XT, 8>(p, x_vec, num_sms, s);
   if (sk::takes(p, x_vec, num_sms))
@@ -1372,6 +1513,7 @@ bool x_vec_of(const KParams& p) {
 }  // namespace
 
 size_t decode_float_workspace(const KParams& p, int num_sms) {
+  if (p.packed) return decode_shape_ok(p) ? sk::workspace(p, num_sms) : 0;
   if (m1::takes(p) || !sk::takes(p, x_vec_of(p), num_sms) || !decode_shape_ok(p)) return 0;
   return sk::workspace(p, num_sms);
 }
@@ -1386,6 +1528,7 @@ cudaError_t launch_decode_float(const KParams& p, int num_sms, void* ws, size_t 
 }
 
 size_t decode_int8_workspace(const KParams& p, int num_sms) {
+  if (p.packed) return p.gs == kChunk && decode_shape_ok(p) ? sk::workspace(p, num_sms) : 0;
   if (p.gs != kChunk || !sk::takes(p, true, num_sms) || !decode_shape_ok(p)) return 0;
   return sk::workspace(p, num_sms);
 }
@@ -1393,6 +1536,9 @@ size_t decode_int8_workspace(const KParams& p, int num_sms) {
 cudaError_t launch_decode_int8(const KParams& p, const QuantX& qx, int num_sms, void* ws,
                                size_t ws_bytes, cudaStream_t s) {
   if (p.gs != kChunk || p.M > 16 || !decode_shape_ok(p)) return cudaErrorInvalidValue;
+  if (p.packed)
+    return p.bits == 4 ? sk::launch_q8<4>(p, qx, num_sms, ws, ws_bytes, s)
+                       : sk::launch_q8<8>(p, qx, num_sms, ws, ws_bytes, s);
   if (p.bits == 4 && m1::takes(p)) return m1::launch_g128_any<0, 4, true>(p, qx, num_sms, s);
   if (sk::takes(p, true, num_sms))
     return p.bits == 4 ? sk::launch_q8<4>(p, qx, num_sms, ws, ws_bytes, s)

@@ -15,6 +15,8 @@
 //   correctness path for group sizes that are not multiples of 32 or unaligned weights.
 #include <math.h>
 
+#include <algorithm>
+
 #include "cuda/cuda_common.cuh"
 #include "cuda/cuda_kernels.h"
 
@@ -194,6 +196,51 @@ __global__ void generic_int8_kernel(KParams p, QuantX qx) {
   if (lane == 0) store_y(p.y, m * p.ldy + n, p.yt, acc);
 }
 
+// The packed layout (cuda_kernels.h): one thread per 16-byte piece of the packed weights, then
+// per packed scale / zero-point slot; to_packed copies canonical -> packed (zeros past N and
+// K), else packed -> canonical (the canonical bytes only). `vec`: the canonical weights and
+// their rows are 16-byte aligned (else byte copies).
+__global__ void repack_kernel(KParams p, uint8_t* w, float* scales, int8_t* zp, bool to_packed,
+                              bool vec) {
+  const int64_t tiles = (p.N + 15) / 16, chunks = (p.K + 127) / 128;
+  const int per = pack_block_bytes(p.bits) / 16;  // pieces per block
+  const int64_t pieces = tiles * chunks * per, slots = tiles * 16 * p.groups;
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < pieces + slots;
+       i += stride) {
+    if (i < pieces) {
+      const int64_t blk = i / per;
+      const int j = int(i % per), lane = j & 31, g = lane >> 2, t = lane & 3;
+      const int64_t tile = blk / chunks, c = blk % chunks;
+      const int r = p.bits == 4 ? j >> 5 : j >> 6, v = p.bits == 4 ? 0 : (j >> 5) & 1;
+      const int64_t n = 16 * tile + 8 * r + g;
+      const int64_t off = p.bits == 4 ? 64 * c + 16 * t : 128 * c + 32 * t + 16 * v;
+      const bool in = n < p.N && off < p.row_bytes;
+      const uint8_t* psrc = to_packed ? p.w + n * p.row_bytes + off : p.w + 16 * i;
+      uint8_t* pdst = to_packed ? w + 16 * i : w + n * p.row_bytes + off;
+      if (!in) {
+        if (to_packed) *reinterpret_cast<uint4*>(pdst) = make_uint4(0, 0, 0, 0);
+      } else if (vec) {
+        *reinterpret_cast<uint4*>(pdst) = *reinterpret_cast<const uint4*>(psrc);
+      } else {
+        for (int b = 0; b < 16; ++b) pdst[b] = psrc[b];
+      }
+      continue;
+    }
+    const int64_t si = i - pieces;  // slot [tile][group][16]
+    const int64_t tile = si / (16 * p.groups), rem = si % (16 * p.groups);
+    const int64_t grp = rem / 16, n = 16 * tile + rem % 16;
+    const int64_t ci = n * p.groups + grp;
+    if (to_packed) {
+      scales[si] = n < p.N ? p.scales[ci] : 0.0f;
+      if (zp) zp[si] = n < p.N ? p.zp[ci] : int8_t(0);
+    } else if (n < p.N) {
+      scales[ci] = p.scales[si];
+      if (zp) zp[ci] = p.zp[si];
+    }
+  }
+}
+
 unsigned blocks_for(int64_t warps, int warps_per_block) {
   return unsigned((warps + warps_per_block - 1) / warps_per_block);
 }
@@ -203,6 +250,17 @@ unsigned blocks_for(int64_t warps, int warps_per_block) {
 cudaError_t launch_quantize_x(const KParams& p, const QuantX& qx, QLayout layout, int64_t ldsx,
                               cudaStream_t s) {
   quantize_x_kernel<<<blocks_for(p.M * p.groups, 8), 256, 0, s>>>(p, qx, layout, ldsx);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_repack(const KParams& p, uint8_t* w, float* scales, int8_t* zp, bool to_packed,
+                          cudaStream_t s) {
+  const uint8_t* canon = to_packed ? p.w : w;
+  const bool vec = reinterpret_cast<uintptr_t>(canon) % 16 == 0 && p.row_bytes % 16 == 0;
+  const int64_t items = int64_t(packed_weight_bytes(p.N, p.K, p.bits) / 16) +
+                        int64_t(packed_scale_count(p.N, p.groups));
+  const int64_t blocks = std::min<int64_t>((items + 255) / 256, 65535);
+  repack_kernel<<<unsigned(blocks), 256, 0, s>>>(p, w, scales, p.zp ? zp : nullptr, to_packed, vec);
   return cudaGetLastError();
 }
 

@@ -26,7 +26,43 @@ struct KParams {
   // converted to fp16 as x / row_scale[m] (launch_convert_x_f16), which keeps any finite row
   // in fp16's normal range.
   const float* row_scale;
+  // 1: w, scales and zp are in the packed layout below (only the decode kernels read it).
+  int packed = 0;
 };
+
+// The packed layout (qmm_pack on the cuda backend, packed_layout_ok shapes). Weights in blocks
+// of 16 rows x 128 k, pack_block_bytes(bits) = 256 bits bytes each, block (tile, chunk) at
+// (tile * ceil(K / 128) + chunk) * pack_block_bytes: the 16-byte pieces of canonical rows as the
+// decode kernel's lanes load them, so that each warp load is 512 contiguous bytes. Piece
+// (lane = 4 g + t, r, v) of a block sits at 512 (bits / 4 * r + v) + 16 lane and holds the
+// canonical bytes of row 16 tile + 8 r + g from byte 64 chunk + 16 t (int4, v = 0) or
+// 128 chunk + 32 t + 16 v (int8, v = 0, 1); zeros past N and K. Scales and zero points
+// [ceil(N / 16)][groups][16 rows] (zeros past N).
+__host__ __device__ constexpr int pack_block_bytes(int bits) { return 256 * bits; }
+// Shapes packed this way: group_size % 32 == 0 (so K % 32 == 0), 0 < K < 2^30 and
+// ceil(N / 16) * 16 * groups < 2^31; others keep a canonical copy.
+inline bool packed_layout_ok(int64_t N, int64_t K, int64_t gs) {
+  return K > 0 && gs % 32 == 0 && K < (int64_t(1) << 30) &&
+         (N + 15) / 16 * 16 * (K / gs) < (int64_t(1) << 31);
+}
+inline size_t packed_weight_bytes(int64_t N, int64_t K, int bits) {
+  return size_t((N + 15) / 16) * size_t((K + 127) / 128) * size_t(pack_block_bytes(bits));
+}
+inline size_t packed_scale_count(int64_t N, int64_t groups) {
+  return size_t((N + 15) / 16) * 16 * size_t(groups);
+}
+// Canonical -> packed (to_packed; p.w / scales / zp canonical, the destinations packed) or
+// packed -> canonical (p's arrays packed, the destinations canonical [N, ...]; zp nullptr when
+// p.zp is). Any alignment of the canonical arrays (cuda_generic.cu).
+cudaError_t launch_repack(const KParams& p, uint8_t* w, float* scales, int8_t* zp, bool to_packed,
+                          cudaStream_t s);
+// Problems on packed weights that the decode kernels take (M = 1..16; int8 mode: groups of
+// 128); the backend unpacks the weights for the others. Float mode with fp32 or unaligned X goes
+// through the dense fp16 copy (launch_decode_float wants 16-byte aligned rows of packed calls).
+inline bool decode_packed_takes(const KParams& p, bool int8) {
+  return p.M >= 1 && p.M <= 16 && packed_layout_ok(p.N, p.K, p.gs) &&
+         (!int8 || p.gs == 128) && (p.K / 32) * (p.gs / 32) < (int64_t(1) << 31);
+}
 
 // Quantized activations of the int8 mode (workspace): q [M, K] (row stride K), sx and
 // sum_q [M, groups].
@@ -39,7 +75,8 @@ struct QuantX {
 // Shapes the decode kernels take: K < 2^30 and N * groups < 2^31 (their group index is 32-bit
 // arithmetic on k / 32; larger shapes go to the GEMM kernels, which index in 64 bits).
 inline bool decode_shape_ok(const KParams& p) {
-  return p.K < (int64_t(1) << 30) && p.N * p.groups < (int64_t(1) << 31);
+  return p.K < (int64_t(1) << 30) &&
+         (p.packed ? (p.N + 15) / 16 * 16 : p.N) * p.groups < (int64_t(1) << 31);
 }
 
 // float mode, M <= 16, group_size % 32 == 0, w 16-byte aligned, X fp16 or bf16, and

@@ -29,15 +29,15 @@ declare -A RES
 for step in $STEPS; do
   t0=$(date +%s)
   case $step in
-    check) timeout 200 "$BIN/gpu_check" check > "$OUT/check.log" 2>&1; rc=$?
+    check) timeout 400 "$BIN/gpu_check" check > "$OUT/check.log" 2>&1; rc=$?
            RES[check]="rc=$rc $(grep 'CHECK SUMMARY' "$OUT/check.log")"
            grep -E "FAIL|^ok" "$OUT/check.log" | head -40 ;;
     graph) "$BIN/gpu_check" graph > "$OUT/graph.log" 2>&1; rc=$?
            RES[graph]="rc=$rc $(grep 'SUMMARY' "$OUT/graph.log")"; cat "$OUT/graph.log" ;;
-    memcheck) timeout 150 compute-sanitizer --tool memcheck --leak-check no "$BIN/gpu_check" sanitize \
+    memcheck) timeout 300 compute-sanitizer --tool memcheck --leak-check no "$BIN/gpu_check" sanitize \
                > "$OUT/memcheck.log" 2>&1; rc=$?
            RES[memcheck]="rc=$rc $(grep -E 'ERROR SUMMARY|SANITIZE CASES' "$OUT/memcheck.log" | tr '\n' ' ')" ;;
-    racecheck) timeout 120 compute-sanitizer --tool racecheck "$BIN/gpu_check" sanitize \
+    racecheck) timeout 240 compute-sanitizer --tool racecheck "$BIN/gpu_check" sanitize \
                > "$OUT/racecheck.log" 2>&1; rc=$?
            RES[racecheck]="rc=$rc $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY|SANITIZE CASES' "$OUT/racecheck.log" | tr '\n' ' ')" ;;
     bench) "$BIN/gpu_check" bench > "$OUT/bench.log" 2>&1; rc=$?; RES[bench]="rc=$rc" ;;
