@@ -704,21 +704,35 @@ class CudaRunner:
         tdt = {"f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float32}[dtype]
         isz = torch.empty((), dtype=tdt).element_size()
         out: List[Result] = []
+        packed_pool: dict = {}  # --packed: each copy packed once per (backend, compute)
+
+        def packed_for(b, comp):
+            if (b, comp) not in packed_pool:
+                packed_pool[(b, comp)] = [
+                    self.qm.PackedWeights(w, s, z, c0.group_size, c0.bits, backend=b,
+                                          compute=comp) for w, s, z in pool]
+            return packed_pool[(b, comp)]
+
         for case in cases:
             x = (torch.rand(case.M, case.K, device=self.dev, generator=self.gen) * 2 - 1).to(tdt)
             y = torch.full((case.M, case.N), float("nan"), device=self.dev, dtype=tdt)
             base = float("nan") if self.args.no_baseline else self._baseline(case, x)
             for b in backends:
                 for comp in computes:
-                    name = b or "cuda"
+                    name = (b or "cuda") + ("+packed" if self.args.packed else "")
                     self.progress.update(f"{case.shape} M={case.M} {case.bits}b g{case.group_size} "
                                          f"{name}/{comp}")
 
-                    def call(i, comp=comp, b=b):
+                    def call(i, comp=comp, b=b, packed=None):
+                        if packed is not None:
+                            packed[i % ncopies].matmul(x, compute=comp, out=y)
+                            return
                         w, s, z = pool[i % ncopies]
                         self.qm.quantized_matmul(x, w, s, z, case.group_size, case.bits,
                                                  compute=comp, backend=b, out=y)
                     try:
+                        if self.args.packed:  # packing errors land in this case's row too
+                            call = functools.partial(call, packed=packed_for(b, comp))
                         times = self.batched_times(call, ncopies)
                         out.append(make_result(case, name, comp, dtype, ncopies, times, self.ceil,
                                                isz, isz, base, self.timing))
@@ -728,7 +742,7 @@ class CudaRunner:
                         r.error = str(e)
                         out.append(r)
                     self.progress.step(f"{case.shape} M={case.M} {name}/{comp}")
-        del pool
+        del pool, packed_pool
         torch.cuda.empty_cache()
         return out
 
@@ -1055,7 +1069,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline-reps", type=int, default=3, help="timed baseline calls (CPU, default 3)")
     p.add_argument("--no-baseline", action="store_true", help="skip the baseline")
     p.add_argument("--packed", action="store_true",
-                   help="CPU: time qmatmul.PackedWeights.matmul on weights prepacked for the backend "
+                   help="time qmatmul.PackedWeights.matmul on weights prepacked for the backend "
                         "(rows are named backend+packed) instead of quantized_matmul on canonical ones")
     p.add_argument("--no-remeasure", action="store_true",
                    help="CPU: measure the ceilings once at the start, not again before each shape")
