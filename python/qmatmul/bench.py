@@ -342,6 +342,19 @@ def _act_dtype(name: str):
     return _X_DTYPES[name]
 
 
+def _packer(qm, pool, group_size: int, bits: int):
+    """--packed: a function (backend, compute) -> every weight copy of `pool` as
+    qmatmul.PackedWeights for that backend and compute mode, packed on first use."""
+    cache: dict = {}
+
+    def packed_for(b, comp):
+        if (b, comp) not in cache:
+            cache[(b, comp)] = [qm.PackedWeights(w, s, z, group_size, bits, backend=b,
+                                                 compute=comp) for w, s, z in pool]
+        return cache[(b, comp)]
+    return packed_for
+
+
 def random_weights(rng: np.random.Generator, N: int, K: int, bits: int, group_size: int,
                    zero_points: bool):
     """Random canonical weights (any byte is a valid packed pair / int8), scales in
@@ -564,14 +577,7 @@ class CpuRunner:
         out: List[Result] = []
         # --packed: the pool in each (backend, compute)'s own layout, made once for all cases
         # (every case of this group has the pool's shape, bits and group size)
-        packed_pool: dict = {}
-
-        def packed_for(b, comp):
-            if (b, comp) not in packed_pool:
-                packed_pool[(b, comp)] = [
-                    self.qm.PackedWeights(w, s, z, c0.group_size, c0.bits, backend=b,
-                                          compute=comp) for w, s, z in pool]
-            return packed_pool[(b, comp)]
+        packed_for = _packer(self.qm, pool, c0.group_size, c0.bits)
 
         for case in cases:
             x = self.rng.uniform(-1.0, 1.0, size=(case.M, case.K)).astype(np.float32).astype(xdt)
@@ -704,14 +710,7 @@ class CudaRunner:
         tdt = {"f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float32}[dtype]
         isz = torch.empty((), dtype=tdt).element_size()
         out: List[Result] = []
-        packed_pool: dict = {}  # --packed: each copy packed once per (backend, compute)
-
-        def packed_for(b, comp):
-            if (b, comp) not in packed_pool:
-                packed_pool[(b, comp)] = [
-                    self.qm.PackedWeights(w, s, z, c0.group_size, c0.bits, backend=b,
-                                          compute=comp) for w, s, z in pool]
-            return packed_pool[(b, comp)]
+        packed_for = _packer(self.qm, pool, c0.group_size, c0.bits)  # --packed
 
         for case in cases:
             x = (torch.rand(case.M, case.K, device=self.dev, generator=self.gen) * 2 - 1).to(tdt)
@@ -742,7 +741,7 @@ class CudaRunner:
                         r.error = str(e)
                         out.append(r)
                     self.progress.step(f"{case.shape} M={case.M} {name}/{comp}")
-        del pool, packed_pool
+        del pool, packed_for
         torch.cuda.empty_cache()
         return out
 
