@@ -55,12 +55,17 @@ def test_torch_matches_reference(rng, compute, bits, zp, dtype):
         check_result(_np(y), x, w, s, z, g, bits, compute)
 
 
+@pytest.mark.parametrize("layout", ["canonical", "decode"])
 @pytest.mark.parametrize("compute", ["float", "int8"])
 @pytest.mark.parametrize("bits", [4, 8])
-def test_torch_packed_weights(rng, compute, bits):
-    # The packed layout (groups that are multiples of 32): M <= 16 on the packed decode kernel,
-    # M > 16 unpacked per call; other group sizes keep a canonical copy. Each call's output
-    # starts as NaN.
+def test_torch_packed_weights(rng, monkeypatch, layout, compute, bits):
+    # Packed weights: a canonical copy by default; with QMM_CUDA_PACK=decode the decode layout
+    # (groups that are multiples of 32: M <= 16 on the decode kernel, M > 16 unpacked per call;
+    # other group sizes keep a canonical copy). Each call's output starts as NaN.
+    if layout == "decode":
+        monkeypatch.setenv("QMM_CUDA_PACK", "decode")
+    else:
+        monkeypatch.delenv("QMM_CUDA_PACK", raising=False)
     for M, N, K, g in [(1, 67, 768, 128), (7, 300, 1280, 128), (16, 45, 768, 64),
                        (33, 17, 384, 32), (4, 19, 90, 6), (2, 129, 4096, -1)]:
         for zp in (True, False):

@@ -18,8 +18,9 @@
 //                                      order), other gs <= 512 the wgmma GEMM on the exact
 //                                      fp16 q, else cuda_gemm.cu (s8 mma)
 //   anything else                   -> cuda_generic.cu (correct, slow)
-//   packed weights (qmm_pack, see Packing below): M <= 16 the stream-K decode kernel on the
-//   packed layout (cuda_gemv.cu), else unpacked into a per-stream buffer and dispatched as above
+//   packed weights (qmm_pack, see Packing below): a canonical copy, dispatched as above; in the
+//   decode layout (QMM_CUDA_PACK=decode): M <= 16 the stream-K decode kernel on it
+//   (cuda_gemv.cu), else unpacked into a per-stream buffer and dispatched as above
 //
 // Workspace: the int8 mode (quantized X: M*K + 8*M*groups bytes, plus the decode kernel's optional
 // partial sums; M*K*2 + 4*M*groups + the split-K partials on the Hopper fp16 path, M*K +
@@ -39,6 +40,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -410,14 +412,28 @@ qmm_status cuda_run(const Problem& p, const Options& o) { return run_impl(p, o, 
 bool cuda_supports(const Problem& p, const Options&) { return p.device; }
 
 // ----------------------------------------------------------------------------------------------
-// Packing: shapes of cuda::packed_layout_ok go into the packed layout (cuda_kernels.h), in which
-// every warp load of the decode kernel (M = 1..16, both modes) is 512 contiguous bytes; other
-// shapes get a device copy of the canonical weights, scales and zero points. One allocation,
-// made on the caller's stream. Calls the decode kernels do not take (M > 16, the int8 mode with
-// groups other than 128) first unpack the weights to canonical order in a per-(device, stream)
-// buffer (unpack_cache: N * K / 2 (int4) or N * K bytes plus scales and zero points, kept like
-// the workspace) and run the canonical kernels: reading and writing the weights once more per call.
+// Packing: a device copy of the canonical weights, scales and zero points (the canonical kernels
+// read it), or, with QMM_CUDA_PACK=decode in the environment, for shapes of
+// cuda::packed_layout_ok, the decode layout (cuda_kernels.h), in which every warp load of the
+// stream-K decode kernel (M = 1..16, both modes) is 512 contiguous bytes. One allocation, made on
+// the caller's stream. On the decode layout, calls the decode kernel does not take (M > 16, the
+// int8 mode with groups other than 128) first unpack the weights to canonical order in a
+// per-(device, stream) buffer (unpack_cache: N * K / 2 (int4) or N * K bytes plus scales and zero
+// points, kept like the workspace) and run the canonical kernels: reading and writing the weights
+// once more per call.
+// Why opt-in: `qmatmul bench --suite full --M 1,4,16 --packed`, H200, 2026-12-03 (bench/RESULTS.md
+// gpu-packed section, beside the canonical gpu section): int4 weights at M = 4 / 16 1.11-1.33x /
+// 1.07-1.19x faster than canonical on the 70B shapes and 8B.up / down, 8-bit ones within 3 %, but
+// M = 1 0.72-0.86x for int4 and 0.73-0.97x for 8-bit weights in float mode (decode_sk1_kernel is
+// slower than the canonical M = 1 kernels; 8-bit int8 mode 1.10-1.18x faster) and 8B.attn
+// (4096^2, too few chunks for the stream-K split; canonical M = 2..16 takes the tile kernel
+// there) 0.5-0.8x at every M.
 const int kPackedLayout = 1;  // PackedWeights::backend_state of weights in the packed layout
+
+bool decode_layout_wanted() {
+  const char* e = std::getenv("QMM_CUDA_PACK");
+  return e && std::strcmp(e, "decode") == 0;
+}
 
 void cuda_release(PackedWeights& pw) {
   if (pw.data) cudaFree(pw.data);
@@ -430,7 +446,7 @@ qmm_status cuda_pack(const Problem& p, const Options& o, PackedWeights* out) {
     return set_error(QMM_INVALID_ARGUMENT, "cuda backend: pack needs CUDA device weights");
   cudaStream_t stream = static_cast<cudaStream_t>(o.stream);
   DeviceScope scope(device_of(p.w ? static_cast<const void*>(p.w) : p.scales));
-  const bool layout = cuda::packed_layout_ok(p.N, p.K, p.group_size);
+  const bool layout = decode_layout_wanted() && cuda::packed_layout_ok(p.N, p.K, p.group_size);
   const size_t slots = layout ? cuda::packed_scale_count(p.N, p.groups) : size_t(p.N) * size_t(p.groups);
   const size_t wbytes = layout ? cuda::packed_weight_bytes(p.N, p.K, p.bits)
                                : size_t(p.N) * size_t(p.row_bytes());

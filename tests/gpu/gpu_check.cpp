@@ -98,6 +98,7 @@ struct Case {
   qmm_compute mode;
   int64_t ldx_pad = 0, ldy_pad = 0;
   bool packed = false;
+  bool decode_layout = false;  // packed with QMM_CUDA_PACK=decode (else a canonical copy)
   // int8 mode's largest exact group sums: X rows of one constant +-1 (q = +-127 everywhere),
   // each weight row one extreme value (int4 -8 / 7, int8 -128 / 127) and zero points at the
   // opposite extreme (127 / -128), so |sum_k q (w - zp)| = 128 * 127 * 135 (int4) or * 255.
@@ -230,7 +231,10 @@ bool run_case_once(const Case& c, Stats& st, bool verbose) {
     CK(cudaMemset(dy, 0xff, ybytes));
     qmm_status stt;
     if (c.packed) {
-      if (!pk && qmm_pack(&p, &o, &pk) != QMM_OK) {
+      if (c.decode_layout) setenv("QMM_CUDA_PACK", "decode", 1);
+      const qmm_status pst = pk ? QMM_OK : qmm_pack(&p, &o, &pk);
+      unsetenv("QMM_CUDA_PACK");
+      if (pst != QMM_OK) {
         std::printf("pack failed: %s\n", qmm_last_error());
         ok = false;
         break;
@@ -322,8 +326,9 @@ bool run_case_once(const Case& c, Stats& st, bool verbose) {
 // Decode cases (M = 2..16, both modes) run twice: as the library picks, then with the
 // stream-K kernel forced (QMM_CUDA_DECODE=stream-k), which the library gives only to shapes
 // with 8+ chunks per block, so that the small shapes here test its tile sharing as well.
-// Decode cases (M <= 16) also run on packed weights (qmm_pack: the decode kernel on the packed
-// layout for group sizes that are multiples of 32, a canonical copy otherwise).
+// Decode cases (M <= 16) also run on packed weights in the decode layout (qmm_pack with
+// QMM_CUDA_PACK=decode: the decode kernel on it for group sizes that are multiples of 32, a
+// canonical copy otherwise).
 // Float-mode cases with M > 128 run twice too: as picked (on Hopper the producer-warpgroup
 // GEMM), then on the cp.async GEMM it falls back to (QMM_CUDA_GEMM=cp-async).
 bool run_case(const Case& c, Stats& st, bool verbose) {
@@ -336,9 +341,10 @@ bool run_case(const Case& c, Stats& st, bool verbose) {
     g_tag = "";
   };
   if (c.M >= 2 && c.M <= 16) again("QMM_CUDA_DECODE", "stream-k", " [stream-k forced]");
-  if (c.M <= 16 && !c.packed) {  // the packed layout's decode kernel (or its canonical copy)
+  if (c.M <= 16 && !c.packed) {  // the decode layout's kernels (or a canonical copy)
     Case d = c;
     d.packed = true;
+    d.decode_layout = true;
     ok = run_case_once(d, st, verbose) && ok;
   }
   if (c.M > 128 && c.mode == QMM_COMPUTE_FLOAT)
@@ -397,9 +403,10 @@ int cmd_check(bool quick) {
     c.mode = QMM_COMPUTE_INT8; run_case(c, st, true);
     c.bits = 4; run_case(c, st, true);
     c.xt = QMM_DTYPE_BF16; c.mode = QMM_COMPUTE_FLOAT; run_case(c, st, true);
-    // Packed weights at M > 16: unpacked to canonical order per call, then the GEMMs.
+    // Packed weights in the decode layout at M > 16: unpacked to canonical order per call, then
+    // the GEMMs.
     Case pk{512, 4096, 4096, 128, 4, true, QMM_DTYPE_F16, QMM_DTYPE_F16, QMM_COMPUTE_FLOAT};
-    pk.packed = true; run_case(pk, st, true);
+    pk.packed = true; pk.decode_layout = true; run_case(pk, st, true);
     pk.mode = QMM_COMPUTE_INT8; run_case(pk, st, true);
     pk.M = 40; pk.N = 1000; pk.K = 2112; pk.gs = 64; pk.bits = 8; pk.xt = QMM_DTYPE_BF16;
     run_case(pk, st, true);
@@ -563,11 +570,12 @@ int cmd_sanitize() {
                  mode ? QMM_COMPUTE_INT8 : QMM_COMPUTE_FLOAT, (i % 3 == 0) ? 8 : 0, 3};
           run_case(c, st, false);
         }
-  // Packed weights at M > 16 (unpacked per call), both modes.
+  // Packed weights in the decode layout at M > 16 (unpacked per call), both modes.
   for (int mode = 0; mode < 2; ++mode) {
     Case c{33, 72, 192, 32, 4, true, QMM_DTYPE_F16, QMM_DTYPE_F16,
            mode ? QMM_COMPUTE_INT8 : QMM_COMPUTE_FLOAT};
     c.packed = true;
+    c.decode_layout = true;
     run_case(c, st, false);
   }
   // Decode kernels over a long K (256 chunks of 128 k per 16-row tile), both modes.
@@ -618,7 +626,7 @@ int cmd_sanitize() {
   return st.failed ? 1 : 0;
 }
 
-// Packed weights under capture: M = 1 and 16 (the decode kernel on the packed layout, M = 16
+// Packed weights (the decode layout) under capture: M = 1 and 16 (the decode kernel on the packed layout, M = 16
 // with its partial sums) and M = 64 (unpacked into the stream's buffer, then the GEMM), each
 // called once outside capture first; the replays must equal the direct calls bit for bit.
 int graph_packed() {
@@ -656,7 +664,9 @@ int graph_packed() {
     o.cuda_stream = s;
     o.backend = "cuda";
     qmm_packed* pk = nullptr;
+    setenv("QMM_CUDA_PACK", "decode", 1);
     bool ok = qmm_pack(&p, &o, &pk) == QMM_OK;
+    unsetenv("QMM_CUDA_PACK");
     for (int i = 0; i < 3 && ok; ++i) {  // direct calls into dy[0..2]
       p.M = Ms[i]; p.y = dy[i];
       ok = qmm_matmul_packed(pk, &p, &o) == QMM_OK;
@@ -849,7 +859,8 @@ int cmd_bench() {
   struct NK { int64_t N, K; };
   const NK shapes[] = {{8192, 8192}, {28672, 8192}};
   // QMM_GPU_BENCH_ONLY=float|int8 and QMM_GPU_BENCH_MS=m1,m2,.. narrow the table;
-  // QMM_GPU_BENCH_PACKED=1 times qmm_matmul_packed on weights packed once per copy.
+  // QMM_GPU_BENCH_PACKED=1 times qmm_matmul_packed on weights packed once per copy (in the
+  // decode layout with QMM_CUDA_PACK=decode).
   const char* only = std::getenv("QMM_GPU_BENCH_ONLY");
   const bool packed = std::getenv("QMM_GPU_BENCH_PACKED") &&
                       std::string(std::getenv("QMM_GPU_BENCH_PACKED")) == "1";
