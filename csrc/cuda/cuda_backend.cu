@@ -297,8 +297,9 @@ qmm_status run_impl(const Problem& p, const Options& o, bool packed) {
     const bool decode = p.M <= 16 && cuda::decode_shape_ok(k);
     const bool x_vec = aligned16(p.x) && (size_t(p.ldx) * 2) % 16 == 0;
     if (!f32 && ((decode && !packed) || x_vec)) {
-      // decode: reads fp16/bf16 X in place, any alignment (packed weights: aligned X). Partial sums of the split shapes
-      // (the M = 2..16 decode kernel's tiles shared between blocks, the GEMM's split K): none
+      // decode: reads fp16/bf16 X in place, any alignment (the decode layout: aligned X).
+      // Partial sums of the split shapes (the M = 2..16 decode kernel's tiles shared between
+      // blocks, the GEMM's split K): none
       // needed otherwise; under capture without a large enough cached workspace the kernel
       // runs unsplit.
       const size_t need = decode ? cuda::decode_float_workspace(k, sms)
@@ -447,7 +448,8 @@ qmm_status cuda_pack(const Problem& p, const Options& o, PackedWeights* out) {
   cudaStream_t stream = static_cast<cudaStream_t>(o.stream);
   DeviceScope scope(device_of(p.w ? static_cast<const void*>(p.w) : p.scales));
   const bool layout = decode_layout_wanted() && cuda::packed_layout_ok(p.N, p.K, p.group_size);
-  const size_t slots = layout ? cuda::packed_scale_count(p.N, p.groups) : size_t(p.N) * size_t(p.groups);
+  const size_t slots =
+      layout ? cuda::packed_scale_count(p.N, p.groups) : size_t(p.N) * size_t(p.groups);
   const size_t wbytes = layout ? cuda::packed_weight_bytes(p.N, p.K, p.bits)
                                : size_t(p.N) * size_t(p.row_bytes());
   const size_t sbytes = slots * 4;
@@ -510,11 +512,13 @@ qmm_status cuda_run_packed(const PackedWeights& pw, const Problem& p, const Opti
   qmm_status st = get_workspace(dev, stream, wbytes + sbytes + zbytes, &ws, false, unpack_cache());
   if (st != QMM_OK) return st;
   Problem c = q;
-  c.w = static_cast<const uint8_t*>(ws);
-  c.scales = reinterpret_cast<const float*>(static_cast<char*>(ws) + wbytes);
-  c.zp = q.zp ? reinterpret_cast<const int8_t*>(static_cast<char*>(ws) + wbytes + sbytes) : nullptr;
-  const cudaError_t e = cuda::launch_repack(k, static_cast<uint8_t*>(ws), const_cast<float*>(c.scales),
-                                            const_cast<int8_t*>(c.zp), /*to_packed=*/false, stream);
+  auto* cw = static_cast<uint8_t*>(ws);
+  auto* cs = reinterpret_cast<float*>(cw + wbytes);
+  int8_t* cz = q.zp ? reinterpret_cast<int8_t*>(cw + wbytes + sbytes) : nullptr;
+  c.w = cw;
+  c.scales = cs;
+  c.zp = cz;
+  const cudaError_t e = cuda::launch_repack(k, cw, cs, cz, /*to_packed=*/false, stream);
   if (e != cudaSuccess) return cuda_fail(e, "unpack kernel launch");
   return cuda_run(c, o);
 }
@@ -523,7 +527,7 @@ qmm_status cuda_run_packed(const PackedWeights& pw, const Problem& p, const Opti
 
 extern const Backend kCudaBackend = {
     "cuda",     true,    cuda_available,     cuda_supports,         cuda_run,
-    cuda_pack,  cuda_run_packed, cuda_pointer_kind,  cuda_device_features, nullptr,
+    cuda_pack,  cuda_run_packed, cuda_pointer_kind, cuda_device_features, nullptr,
 };
 
 }  // namespace qmm

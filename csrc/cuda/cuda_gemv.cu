@@ -1321,7 +1321,8 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
         q4_to_h2(u.x, h);
         q4_to_h2(u.y, h + 2);
       } else {
-        const uint4 v = __ldg(reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(p.x)) + i);
+        const uint4 v =
+            __ldg(reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(p.x)) + i);
         h[0] = v.x, h[1] = v.y, h[2] = v.z, h[3] = v.w;
       }
     }
@@ -1335,7 +1336,8 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
   }
   float* sxr = reinterpret_cast<float*>(xr + np + 4);
   if (Q8)
-    for (int i = threadIdx.x; i < C; i += kWarps * 32) sxr[i] = i < p.groups ? __ldg(qx.sx + i) : 0.0f;
+    for (int i = threadIdx.x; i < C; i += kWarps * 32)
+      sxr[i] = i < p.groups ? __ldg(qx.sx + i) : 0.0f;
   __syncthreads();
 
   float acc[1][4] = {{0.0f, 0.0f, 0.0f, 0.0f}};
