@@ -10,6 +10,10 @@
 // UTC, one run: 70B.up / down / attn 41.1 / 42.4 / 19.4 us against the general M = 1 kernel's 58.9
 // / 55.0 / 23.3 and the non-persistent g128 kernel's 50.6 / 45.7 / 20.3).
 //
+// Packed weights in the decode layout (cuda_kernels.h, QMM_CUDA_PACK=decode): the stream-K
+// kernel with PK = true (M = 2..16, and M = 1 where X is too long for decode_sk1_kernel) and
+// decode_sk1_kernel (M = 1), both modes; see tests/gpu/README.md ("Packed weights for decode").
+//
 // The tile kernel:
 // Layout read: canonical weights (int8 [N, K], or int4 two per byte, low nibble = even k), fp32
 // scales / int8 zero points [N, K/group_size], X fp16/bf16 with row stride ldx (fp32 X arrives
