@@ -1276,11 +1276,12 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
 // = k 8 i .. 8 i + 7), so chunks need no block barrier and no X copy. Lanes of quad g = 0 read
 // their chunk's 4 pieces (k 32 t .. 32 t + 31) as the B column 0; the other lanes read 4 zero
 // pieces after X. Shared bytes: sk1_smem_bytes.
-inline int sk1_smem_bytes(int64_t K, bool q8) {
+inline int64_t sk1_smem_bytes(int64_t K, bool q8) {
   const int64_t C = (K + kChunk - 1) / kChunk;
-  return int(C * 256 + 64 + (q8 ? C * 4 : 0));
+  return C * 256 + 64 + (q8 ? C * 4 : 0);
 }
-constexpr int kSk1MaxSmem = 100 * 1024;  // 2 blocks per SM
+// 2 blocks per SM on sm_90 / sm_80; within the 99 KB a block may opt in to on sm_86 / sm_89
+constexpr int kSk1MaxSmem = 96 * 1024;
 
 template <int XT, int BITS, bool SA, int PF, bool Q8 = false>
 __global__ void __launch_bounds__(kWarps * 32, 2)
@@ -1435,12 +1436,12 @@ cudaError_t launch_mt(const KParams& p, int num_sms, void* ws, size_t ws_bytes, 
   const size_t need = workspace(p, num_sms);
   const bool split = need > 0 && ws && ws_bytes >= need;
   const Plan pl = plan(p, num_sms, split);
-  const int sm1 = sk1_smem_bytes(p.K, Q8);
+  const int64_t sm1 = sk1_smem_bytes(p.K, Q8);
   if (p.packed && MT == 1 && p.M == 1 && sm1 <= kSk1MaxSmem) {
     constexpr auto kern = decode_sk1_kernel<XT, BITS, SA, (BITS == 4 ? 3 : PF), Q8>;
     const cudaError_t e = opt_in_smem<kern>(kSk1MaxSmem);
     if (e != cudaSuccess) return e;
-    kern<<<unsigned(pl.G), kWarps * 32, sm1, s>>>(p, pl, static_cast<float*>(ws), qx);
+    kern<<<unsigned(pl.G), kWarps * 32, size_t(sm1), s>>>(p, pl, static_cast<float*>(ws), qx);
   } else if (p.packed)
     decode_sk_kernel<XT, BITS, SA, MT, PF, Q8, true>
         <<<unsigned(pl.G), kWarps * 32, 0, s>>>(p, pl, static_cast<float*>(ws), qx);

@@ -259,6 +259,7 @@ cudaError_t launch_repack(const KParams& p, uint8_t* w, float* scales, int8_t* z
   const bool vec = reinterpret_cast<uintptr_t>(canon) % 16 == 0 && p.row_bytes % 16 == 0;
   const int64_t items = int64_t(packed_weight_bytes(p.N, p.K, p.bits) / 16) +
                         int64_t(packed_scale_count(p.N, p.groups));
+  if (items == 0) return cudaSuccess;  // N == 0
   const int64_t blocks = std::min<int64_t>((items + 255) / 256, 65535);
   repack_kernel<<<unsigned(blocks), 256, 0, s>>>(p, w, scales, p.zp ? zp : nullptr, to_packed, vec);
   return cudaGetLastError();

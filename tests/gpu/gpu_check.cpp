@@ -231,9 +231,13 @@ bool run_case_once(const Case& c, Stats& st, bool verbose) {
     CK(cudaMemset(dy, 0xff, ybytes));
     qmm_status stt;
     if (c.packed) {
+      const char* prev = std::getenv("QMM_CUDA_PACK");
+      const std::string saved = prev ? prev : "";
       if (c.decode_layout) setenv("QMM_CUDA_PACK", "decode", 1);
+      else unsetenv("QMM_CUDA_PACK");
       const qmm_status pst = pk ? QMM_OK : qmm_pack(&p, &o, &pk);
-      unsetenv("QMM_CUDA_PACK");
+      if (prev) setenv("QMM_CUDA_PACK", saved.c_str(), 1);
+      else unsetenv("QMM_CUDA_PACK");
       if (pst != QMM_OK) {
         std::printf("pack failed: %s\n", qmm_last_error());
         ok = false;
@@ -317,7 +321,8 @@ bool run_case_once(const Case& c, Stats& st, bool verbose) {
                 "ulp=%lld nonfinite=%lld pad_overwritten=%lld\n",
                 ok ? "ok  " : "FAIL", (long long)c.M, (long long)c.N, (long long)c.K, (long long)c.gs,
                 c.bits, int(c.zp), dname(c.xt), dname(c.yt), c.mode == QMM_COMPUTE_INT8 ? "int8" : "float",
-                (long long)c.ldx_pad, (long long)c.ldy_pad, c.packed ? " packed" : "", g_tag, rel,
+                (long long)c.ldx_pad, (long long)c.ldy_pad,
+                c.packed ? (c.decode_layout ? " packed (decode layout)" : " packed") : "", g_tag, rel,
                 (long long)max_ulp, (long long)nonfinite, (long long)bad_pad);
   cudaFree(dx); cudaFree(dw); cudaFree(ds); cudaFree(dz); cudaFree(dy);
   return ok;
