@@ -31,11 +31,15 @@
 // halfword t % 2 of words t / 2 and 2 + t / 2 of each 16-byte k16 chunk (2 select + 1 prmt).
 // Dequantization is Deq's: s * (q - zp) with q - zp exact and one rounding (as cuda_gemm.cu).
 //
-// M > 128 in float mode runs gemm_sm90_ws_kernel instead (same tile, same dequantization and
-// MMAs): a producer warpgroup loads each stage by TMA and signals it on an mbarrier, so the
-// consumers wait for their data only, never at a block barrier (H200, 2026-12-02, gpu_check
-// bench, M = 4096: W4 675-682 TFLOP/s against this kernel's 574-582, W8 641-646 against
-// 532-537; `qmatmul bench --suite full`: 0.77-0.88x cuBLAS, was 0.61-0.77x).
+// The float mode runs gemm_sm90_ws_kernel instead (same tiles, dequantization and MMAs): a
+// producer warpgroup loads each stage by TMA and signals it on an mbarrier, so the consumers
+// wait for their data only, never at a block barrier (H200, 2026-12-02, gpu_check bench,
+// M = 4096: W4 675-682 TFLOP/s against this kernel's 574-582, W8 641-646 against 532-537;
+// `qmatmul bench --suite full`: 0.77-0.88x cuBLAS, was 0.61-0.77x). Since 2026-12-03 also for
+// the 32-128-row tiles (H200, gpu_check bench, same binary, cp.async / producer kernel, us:
+// (28672, 8192) W4 M = 32 110.0 / 89.2, M = 64 116.3 / 102.5, M = 128 142.8 / 131.0; W8 M = 32
+// 128.9 / 94.8, M = 64 133.1 / 108.3; (8192, 8192) W4 M = 64 44.0 / 40.9, W8 52.8 / 43.0;
+// M = 256 within 2 %). The int8 mode's fp16 path (groups other than 128) stays on this kernel.
 // Shared memory written by cp.async (generic proxy) is read by wgmma (async proxy): each
 // thread fences (fence.proxy.async) after its copies land and before the block barrier.
 // Requires what launch_gemm_float requires (group_size % 32 == 0, 16-byte aligned X rows and
@@ -204,15 +208,15 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
   } while (!done);
 }
 // The S-slot ring's mbarriers of the producer-warpgroup kernels: full[s] = full0 + 8 s (one
-// arrival, the producer's expect_tx), empty[s] = empty0 + 8 s (lane 0 of each of the 8 consumer
+// arrival, the producer's expect_tx), empty[s] = empty0 + 8 s (lane 0 of each of the CW consumer
 // warps); thread 0 (tid) initializes them, then the block synchronizes.
-template <int S>
+template <int S, int CW = 8>
 __device__ __forceinline__ void init_ring(int tid, uint32_t full0, uint32_t empty0) {
   if (tid == 0) {
 #pragma unroll
     for (int s = 0; s < S; ++s) {
       mbar_init(full0 + 8 * s, 1);
-      mbar_init(empty0 + 8 * s, 8);
+      mbar_init(empty0 + 8 * s, CW);
     }
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
   }
@@ -569,24 +573,33 @@ __global__ void __launch_bounds__(128 * NWG, 1)
 #endif  // QMM_SM90_WGMMA
 }
 
-// The float mode at BM = 256 with a producer warpgroup: warpgroup 2 (one thread) loads each
-// stage by TMA (X with the 128-byte swizzle the descriptor expects, the weight rows as they
-// lie; both zero-filled past M, N and K by the copy engine) into the ring of S slots, signalled
-// per slot on an mbarrier (`full`, transaction bytes); warpgroups 0-1 wait on that barrier
+// The float mode with a producer warpgroup: warpgroup NWG (one thread) loads each stage by TMA
+// (X with the 128-byte swizzle the descriptor expects, the weight rows as they lie; both
+// zero-filled past M, N and K by the copy engine) into the ring of S slots, signalled per slot
+// on an mbarrier (`full`, transaction bytes); warpgroups 0 .. NWG - 1 wait on that barrier
 // alone, run the dequantization and MMAs of gemm_sm90_kernel, and give a slot back (lane 0 of
 // each warp on `empty`) once the MMAs that read it are complete. No block barrier in the loop
 // and no copy instructions in the consumers: a warpgroup waits only for its data, and the
-// producer runs up to S - 1 stages ahead. Registers: 240 per consumer thread, 24 for the
-// producer (setmaxnreg). tmx: X [M, K] (16-bit), box 64 k x 256 rows; tmw: the weights [N,
-// row bytes], box WR bytes x 128 rows. Split K as gemm_sm90_kernel (blockIdx.y).
-template <class T, int BITS>
-__global__ void __launch_bounds__(384, 1)
+// producer runs up to S - 1 stages ahead. Tiles as gemm_sm90_kernel's: BM = 256 on 2 consumer
+// warpgroups, 32-128 on kWG. Registers (setmaxnreg): 24 for the producer, the rest of the
+// block's launch allocation shared by the consumers (240 at NWG = 2, 120 at NWG = 4). tmx: X
+// [M, K] (16-bit), box 64 k x BM rows; tmw: the weights [N, row bytes], box WR bytes x 64 NWG
+// rows. Split K as gemm_sm90_kernel (blockIdx.y).
+template <int NWG> struct WsRegs {
+  static constexpr int kThreads = 128 * (NWG + 1);
+  static constexpr int kCap = (65536 / kThreads) / 8 * 8 > 255 ? 248 : (65536 / kThreads) / 8 * 8;
+  static constexpr int kProducer = 24;
+  static constexpr int kConsumer0 = (kThreads * kCap - 128 * kProducer) / (128 * NWG) / 8 * 8;
+  static constexpr int kConsumer = kConsumer0 > 240 ? 240 : kConsumer0;
+};
+template <class T, int BITS, int BM, int NWG>
+__global__ void __launch_bounds__(WsRegs<NWG>::kThreads, 1)
     gemm_sm90_ws_kernel(const __grid_constant__ CUtensorMap tmx,
                         const __grid_constant__ CUtensorMap tmw, KParams p, float* part,
                         int stages_per_split) {
 #ifdef QMM_SM90_WGMMA
-  constexpr int BM = 256, NWG = 2;
   using C = Sm90Cfg<BITS, BM, NWG>;
+  using R = WsRegs<NWG>;
   constexpr int kBN = C::kBN, ACC = BM / 2, kXS = C::XS, S = C::kStages;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t raw_addr = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
@@ -604,11 +617,11 @@ __global__ void __launch_bounds__(384, 1)
   const int kt0 = int(blockIdx.y) * stages_per_split;
   const int nk = min(nk_all - kt0, stages_per_split);
 
-  init_ring<S>(tid, full0, empty0);
+  init_ring<S, 4 * NWG>(tid, full0, empty0);
 
-  if (warp >= 8) {  // the producer warpgroup
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
-    if (tid == 256) {
+  if (warp >= 4 * NWG) {  // the producer warpgroup
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(R::kProducer) : "memory");
+    if (tid == 128 * NWG) {
       int slot = 0;
       uint32_t phase = 0;  // of the slot's barriers in this round of the ring
       for (int j = 0; j < nk; ++j) {
@@ -625,7 +638,7 @@ __global__ void __launch_bounds__(384, 1)
     }
     return;
   }
-  asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(R::kConsumer) : "memory");
 
   const int r0 = 16 * warp + g;
   const int gsteps = int(p.gs / 32);
@@ -1036,8 +1049,9 @@ bool tensor_map_2d(CUtensorMap* m, CUtensorMapDataType dt, const void* base, uin
              CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
-// QMM_CUDA_GEMM=cp-async in the environment keeps M > 128 on gemm_sm90_kernel (tests and
-// side-by-side timings); else the producer-warpgroup kernel takes it.
+// The float mode runs on the producer-warpgroup kernel (where its tensor maps encode);
+// QMM_CUDA_GEMM=cp-async in the environment keeps it on gemm_sm90_kernel (tests and
+// side-by-side timings).
 bool producer_kernel_wanted() {
   const char* e = std::getenv("QMM_CUDA_GEMM");
   return !(e && std::strcmp(e, "cp-async") == 0);
@@ -1058,19 +1072,22 @@ cudaError_t launch_bm(const KParams& p, Plan pl, void* ws, size_t ws_bytes, int 
   float* part = pl.splits > 1 ? static_cast<float*>(ws) : nullptr;
   const dim3 grid(unsigned(tiles), unsigned(pl.splits));
   bool done = false;
-  if constexpr (BM == 256 && !INT8) {  // the producer-warpgroup kernel where its maps encode
+  // The producer-warpgroup kernel where its maps encode; not for the 16-row tiles (M <= 16 only
+  // reaches the GEMM where N * groups is past the decode kernels' index range: never tested).
+  if constexpr (!INT8 && BM >= 32) {
     CUtensorMap tmx, tmw;
     if (producer_kernel_wanted() && p.M < (int64_t(1) << 31) && p.N < (int64_t(1) << 31) &&
         p.K < (int64_t(1) << 30) &&
         tensor_map_2d(&tmx, CU_TENSOR_MAP_DATA_TYPE_UINT16, p.x, uint64_t(p.K), uint64_t(p.M),
                       uint64_t(p.ldx) * 2, kBK, BM, CU_TENSOR_MAP_SWIZZLE_128B) &&
         tensor_map_2d(&tmw, CU_TENSOR_MAP_DATA_TYPE_UINT8, p.w, uint64_t(p.K * BITS / 8),
-                      uint64_t(p.N), uint64_t(p.row_bytes), C::WR, 128,
+                      uint64_t(p.N), uint64_t(p.row_bytes), C::WR, C::kBN,
                       CU_TENSOR_MAP_SWIZZLE_NONE)) {
       const int wsmem = C::kSmem + 256;  // + the 2 S mbarriers after the stages
-      const cudaError_t a2 = opt_in_smem<gemm_sm90_ws_kernel<T, BITS>>(wsmem);
+      const cudaError_t a2 = opt_in_smem<gemm_sm90_ws_kernel<T, BITS, BM, NWG>>(wsmem);
       if (a2 != cudaSuccess) return a2;
-      gemm_sm90_ws_kernel<T, BITS><<<grid, 384, wsmem, s>>>(tmx, tmw, p, part, pl.stages);
+      gemm_sm90_ws_kernel<T, BITS, BM, NWG><<<grid, WsRegs<NWG>::kThreads, wsmem, s>>>(
+          tmx, tmw, p, part, pl.stages);
       done = true;
     }
   }

@@ -332,7 +332,7 @@ bool run_case_once(const Case& c, Stats& st, bool verbose) {
 // Decode cases (M <= 16) also run on packed weights in the decode layout (qmm_pack with
 // QMM_CUDA_PACK=decode: the decode kernel on it for group sizes that are multiples of 32, a
 // canonical copy otherwise).
-// Float-mode cases with M > 128 run twice too: as picked (on Hopper the producer-warpgroup
+// Float-mode cases with M > 16 run twice too: as picked (on Hopper the producer-warpgroup
 // GEMM), then on the cp.async GEMM it falls back to (QMM_CUDA_GEMM=cp-async).
 bool run_case(const Case& c, Stats& st, bool verbose) {
   bool ok = run_case_once(c, st, verbose);
@@ -350,7 +350,7 @@ bool run_case(const Case& c, Stats& st, bool verbose) {
     d.decode_layout = true;
     ok = run_case_once(d, st, verbose) && ok;
   }
-  if (c.M > 128 && c.mode == QMM_COMPUTE_FLOAT)
+  if (c.M > 16 && c.mode == QMM_COMPUTE_FLOAT)
     again("QMM_CUDA_GEMM", "cp-async", " [cp-async gemm]");
   if (c.M > 16 && c.mode == QMM_COMPUTE_INT8 && c.gs == 128)  // the s8 GEMM, then the fp16 one
     again("QMM_CUDA_INT8", "fp16", " [fp16 int8 gemm]");
