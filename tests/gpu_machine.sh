@@ -60,11 +60,13 @@ for step in $STEPS; do
       note "cmake build: rc=$rc ($((SECONDS - t0))s)" ;;
     conformance)
       VEC=$(mktemp -d)
-      python3 -m qmatmul.conformance "$VEC" > /dev/null
-      timeout 300 "$B/qmm_conformance" "$VEC" --quiet > "$OUT/conformance.log" 2>&1
+      (cd /tmp && python3 -m qmatmul.conformance "$VEC" > /dev/null)
+      # LD_LIBRARY_PATH: a prebuilt QMM_GPU_BUILD (carried build-gpu/) has no rpath to itself
+      LD_LIBRARY_PATH="$B${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+        timeout 300 "$B/qmm_conformance" "$VEC" --quiet > "$OUT/conformance.log" 2>&1
       note "conformance: rc=$? $(grep -E 'backends tested' "$OUT/conformance.log") | $(tail -1 "$OUT/conformance.log")"
       grep -E "^FAIL" "$OUT/conformance.log" | head -10
-      "$B/qmm_c_api_test" > "$OUT/c_api.log" 2>&1
+      LD_LIBRARY_PATH="$B${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$B/qmm_c_api_test" > "$OUT/c_api.log" 2>&1
       note "C API test: rc=$? $(tail -1 "$OUT/c_api.log")" ;;
     cuda)
       mkdir -p "$B/gpu" && cp "$B/gpu_check" "$B/gpu/" && cp -L "$B/libqmatmul.so.0" "$B/gpu/"
