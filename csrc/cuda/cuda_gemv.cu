@@ -8,7 +8,10 @@
 // for int4 weights in groups of 128 (both modes; 8-bit weights too with fp16 X) is
 // m1::decode_m1_g128_kernel and its persistent grid (K % 1024 == 0; same probe, 2026-12-02 13:10
 // UTC, one run: 70B.up / down / attn 41.1 / 42.4 / 19.4 us against the general M = 1 kernel's 58.9
-// / 55.0 / 23.3 and the non-persistent g128 kernel's 50.6 / 45.7 / 20.3).
+// / 55.0 / 23.3 and the non-persistent g128 kernel's 50.6 / 45.7 / 20.3). The persistent g128
+// kernel also takes the float mode at M = 2 (and M = 3 with 8-bit weights) where every row's
+// copy of X fits (MX = M, m1::rows_take: the weights dequantized once per window, 8 mma per X
+// row; 70B.up W4 M = 2 57.1 us against the stream-K kernel's 71.3).
 //
 // Packed weights in the decode layout (cuda_kernels.h, QMM_CUDA_PACK=decode): the stream-K
 // kernel with PK = true (M = 2..16, and M = 1 where X is too long for decode_sk1_kernel) and
@@ -433,15 +436,22 @@ __device__ __forceinline__ void stage_x(const KParams& p, bool x_vec, int nwin, 
 // (xw = xs + window * 128 + lane), the window sums (scaled: SA) added to acc.
 // xw: the shared-memory address of the window's first chunk of this lane (a 32-bit register
 // the compiler cannot rebuild from the thread index each window, as it did from a pointer).
-template <class T, int BITS, bool SA>
-__device__ __forceinline__ void window_mma(const Win<BITS>& b, uint32_t xw, float acc[4]) {
+// MX > 1 (decode_m1_g128_persist_kernel at M = MX): the weights dequantized once, then 8 mma
+// per X row m against its chunks at xw + m * xrow (row m's copy of X in shared memory), its
+// window sums added to acc[m].
+template <class T, int BITS, bool SA, int MX>
+__device__ __forceinline__ void window_mma_rows(const Win<BITS>& b, uint32_t xw, uint32_t xrow,
+                                                float (&acc)[MX][4]) {
   using W = Win<BITS>;
   uint32_t xb[16];
+  auto load_x = [&](uint32_t at) {
 #pragma unroll
-  for (int q = 0; q < 4; ++q) {
-    const uint4 v = lds128(xw + q * 512);
-    xb[4 * q] = v.x, xb[4 * q + 1] = v.y, xb[4 * q + 2] = v.z, xb[4 * q + 3] = v.w;
-  }
+    for (int q = 0; q < 4; ++q) {
+      const uint4 v = lds128(at + q * 512);
+      xb[4 * q] = v.x, xb[4 * q + 1] = v.y, xb[4 * q + 2] = v.z, xb[4 * q + 3] = v.w;
+    }
+  };
+  load_x(xw);
   uint32_t a0[16], a1[16];
 #pragma unroll
   for (int pc = 0; pc < W::kPieces; ++pc) {
@@ -461,42 +471,51 @@ __device__ __forceinline__ void window_mma(const Win<BITS>& b, uint32_t xw, floa
       }
     }
   }
-  float part[2][4];
 #pragma unroll
-  for (int q = 0; q < 2; ++q)
+  for (int m = 0; m < MX; ++m) {
+    if (m > 0) load_x(xw + m * xrow);
+    float part[2][4];
 #pragma unroll
-    for (int e = 0; e < 4; ++e) part[q][e] = 0.0f;
+    for (int q = 0; q < 2; ++q)
 #pragma unroll
-  for (int s = 0; s < 8; ++s) {
-    const uint32_t a[4] = {a0[2 * s], a1[2 * s], a0[2 * s + 1], a1[2 * s + 1]};
-    const uint32_t bb[2] = {xb[2 * s], xb[2 * s + 1]};
-    mma16816<T>(part[BITS == 4 ? (s & 1) : (s >> 2)], a, bb);
+      for (int e = 0; e < 4; ++e) part[q][e] = 0.0f;
+#pragma unroll
+    for (int s = 0; s < 8; ++s) {
+      const uint32_t a[4] = {a0[2 * s], a1[2 * s], a0[2 * s + 1], a1[2 * s + 1]};
+      const uint32_t bb[2] = {xb[2 * s], xb[2 * s + 1]};
+      mma16816<T>(part[BITS == 4 ? (s & 1) : (s >> 2)], a, bb);
+    }
+    if (SA && W::kPieces == 1) {
+      // int4: one group, both chains: the scale on the window sum (in the int8 mode the exact
+      // integer group sum, as the tile kernel: (sx * scale) * (chain 0 + chain 1))
+      acc[m][0] += b.s[0][0] * (part[0][0] + part[1][0]);
+      acc[m][1] += b.s[0][0] * (part[0][1] + part[1][1]);
+      acc[m][2] += b.s[1][0] * (part[0][2] + part[1][2]);
+      acc[m][3] += b.s[1][0] * (part[0][3] + part[1][3]);
+    } else if (SA) {
+      // int8: chain q = piece q, its own group
+      const float s00 = b.s[0][0], s10 = b.s[1][0];
+      const float s01 = b.s[0][W::kPieces - 1], s11 = b.s[1][W::kPieces - 1];
+      acc[m][0] += s00 * part[0][0] + s01 * part[1][0];
+      acc[m][1] += s00 * part[0][1] + s01 * part[1][1];
+      acc[m][2] += s10 * part[0][2] + s11 * part[1][2];
+      acc[m][3] += s10 * part[0][3] + s11 * part[1][3];
+    } else {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[m][e] += part[0][e] + part[1][e];
+    }
   }
-  if (SA && W::kPieces == 1) {
-    // int4: one group, both chains: the scale on the window sum (in the int8 mode the exact
-    // integer group sum, as the tile kernel: (sx * scale) * (chain 0 + chain 1))
-    acc[0] += b.s[0][0] * (part[0][0] + part[1][0]);
-    acc[1] += b.s[0][0] * (part[0][1] + part[1][1]);
-    acc[2] += b.s[1][0] * (part[0][2] + part[1][2]);
-    acc[3] += b.s[1][0] * (part[0][3] + part[1][3]);
-  } else if (SA) {
-    // int8: chain q = piece q, its own group
-    const float s00 = b.s[0][0], s10 = b.s[1][0];
-    const float s01 = b.s[0][W::kPieces - 1], s11 = b.s[1][W::kPieces - 1];
-    acc[0] += s00 * part[0][0] + s01 * part[1][0];
-    acc[1] += s00 * part[0][1] + s01 * part[1][1];
-    acc[2] += s10 * part[0][2] + s11 * part[1][2];
-    acc[3] += s10 * part[0][3] + s11 * part[1][3];
-  } else {
-#pragma unroll
-    for (int e = 0; e < 4; ++e) acc[e] += part[0][e] + part[1][e];
-  }
+}
+template <class T, int BITS, bool SA>
+__device__ __forceinline__ void window_mma(const Win<BITS>& b, uint32_t xw, float acc[4]) {
+  window_mma_rows<T, BITS, SA, 1>(b, xw, 0u, *reinterpret_cast<float(*)[1][4]>(acc));
 }
 
 // The warp's two outputs: D[g][2t + j] (acc[j]) and D[g + 8][2t + j] (acc[2 + j]); the diagonal
 // element of quad g is in lane t = g / 2, j = g % 2.
+// m: the X row (Y row) of acc.
 __device__ __forceinline__ void store_rows(const KParams& p, int64_t r0, int lane,
-                                           const float acc[4]) {
+                                           const float acc[4], int m = 0) {
   const int g = lane >> 2, t = lane & 3;
   const bool diag = t == (g >> 1);
   const bool odd = g & 1;  // selects, not a dynamic index (which would put acc in local memory)
@@ -507,9 +526,10 @@ __device__ __forceinline__ void store_rows(const KParams& p, int64_t r0, int lan
     v1 += __shfl_xor_sync(0xffffffffu, v1, o);
   }
   if (lane == 0) {
-    const float rs = p.row_scale ? p.row_scale[0] : 1.0f;
-    if (r0 < p.N) store_y(p.y, r0, p.yt, p.row_scale ? v0 * rs : v0);
-    if (r0 + 1 < p.N) store_y(p.y, r0 + 1, p.yt, p.row_scale ? v1 * rs : v1);
+    const float rs = p.row_scale ? p.row_scale[m] : 1.0f;
+    const int64_t y0 = m * p.ldy + r0;
+    if (r0 < p.N) store_y(p.y, y0, p.yt, p.row_scale ? v0 * rs : v0);
+    if (r0 + 1 < p.N) store_y(p.y, y0 + 1, p.yt, p.row_scale ? v1 * rs : v1);
   }
 }
 
@@ -620,14 +640,16 @@ template <int BITS> __device__ __forceinline__ int chunk_slot(int i) {
 template <int BITS, bool Q8>
 struct XChunk {
   uint4 v;
-  __device__ __forceinline__ void load(const KParams& p, const int8_t* xq, int k) {
+  // xoff: the X row's first element (float mode)
+  __device__ __forceinline__ void load(const KParams& p, const int8_t* xq, int k,
+                                       int64_t xoff = 0) {
     v = make_uint4(0, 0, 0, 0);
     if (k < p.K) {
       if (Q8) {
         const uint2 u = __ldg(reinterpret_cast<const uint2*>(xq + k));  // k % 8 == 0
         v.x = u.x, v.y = u.y;
       } else {
-        v = __ldg(reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(p.x) + k));
+        v = __ldg(reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(p.x) + xoff + k));
       }
     }
   }
@@ -644,10 +666,10 @@ struct XChunk {
 };
 
 // Shared X: full windows 0..nfull-1, zeros up to zwin (the turns' end), the partial window at
-// zwin (part). 16-byte aligned X rows (launcher) unless Q8.
+// zwin (part). 16-byte aligned X rows (launcher) unless Q8. xoff: the X row's first element.
 template <int BITS, bool Q8>
 __device__ __forceinline__ void stage_x_g128(const KParams& p, int nfull, int zwin, bool part,
-                                             uint4* xs, const int8_t* xq) {
+                                             uint4* xs, const int8_t* xq, int64_t xoff = 0) {
   constexpr int kB = 4;
   const int n = nfull * 128, tid = threadIdx.x;
   for (int i0 = tid; i0 < n; i0 += kB * kWarps * 32) {
@@ -655,7 +677,7 @@ __device__ __forceinline__ void stage_x_g128(const KParams& p, int nfull, int zw
 #pragma unroll
     for (int b = 0; b < kB; ++b) {
       const int i = i0 + b * kWarps * 32;
-      c[b].load(p, xq, i < n ? chunk_k<BITS>(i) : int(p.K));
+      c[b].load(p, xq, i < n ? chunk_k<BITS>(i) : int(p.K), xoff);
     }
 #pragma unroll
     for (int b = 0; b < kB; ++b) {
@@ -666,15 +688,16 @@ __device__ __forceinline__ void stage_x_g128(const KParams& p, int nfull, int zw
   for (int i = n + tid; i < zwin * 128; i += kWarps * 32) xs[i] = make_uint4(0, 0, 0, 0);
   if (part && tid < 128) {
     XChunk<BITS, Q8> c;
-    c.load(p, xq, nfull * 1024 + chunk_k<BITS>(tid));
+    c.load(p, xq, nfull * 1024 + chunk_k<BITS>(tid), xoff);
     xs[zwin * 128 + chunk_slot<BITS>(tid)] = c.value();
   }
 }
 
 // The ring's start, for both kernels below: every slot zeroed (a slot never loaded, when K
 // has fewer than PF windows, must still dequantize to finite values: garbage zero points made
-// NaN biases), windows 0 .. PF - 1 loaded, X staged, the block synchronized.
-template <int BITS, bool Q8, int PF, int R>
+// NaN biases), windows 0 .. PF - 1 loaded, X staged (MX rows: row m's copy zwin windows after
+// row m - 1's; no partial window then), the block synchronized.
+template <int BITS, bool Q8, int PF, int R, int MX = 1>
 __device__ __forceinline__ void ring_start(const KParams& p, const Cursor& cur, int nfull, int zwin,
                                            bool part, uint4* xs, const QuantX& qx,
                                            Win<BITS> (&buf)[R]) {
@@ -691,7 +714,9 @@ __device__ __forceinline__ void ring_start(const KParams& p, const Cursor& cur, 
 #pragma unroll
   for (int u = 0; u < PF; ++u)
     if (u < nfull) load_win_g128<BITS, Q8>(cur, u, buf[u]);
-  stage_x_g128<BITS, Q8>(p, nfull, zwin, part, xs, qx.q);
+#pragma unroll
+  for (int m = 0; m < MX; ++m)
+    stage_x_g128<BITS, Q8>(p, nfull, zwin, part, xs + m * zwin * 128, qx.q, m * p.ldx);
   __syncthreads();
 }
 
@@ -740,10 +765,13 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
 // into the next (the last turn of a pair loads the next pair's first windows), so a pair does
 // not start with a wait for memory. K a multiple of 1024 (no partial window); windows past the
 // last full one up to the turns' end compute against X = 0, as in decode_m1_g128_kernel.
-template <int XT, int BITS, bool Q8 = false, int PF = g128_pf<BITS>()>
+// MX > 1: M = MX rows of X (float mode), each staged in its own zwin windows of shared memory
+// and multiplied with every window's dequantized weights (window_mma_rows).
+template <int XT, int BITS, bool Q8 = false, int PF = g128_pf<BITS>(), int MX = 1>
 __global__ void __launch_bounds__(kWarps * 32, 2)
     decode_m1_g128_persist_kernel(KParams p, QuantX qx) {
   static_assert(!Q8 || (XT == 0 && BITS == 4), "int8 mode: int4, fp16 operands");
+  static_assert(!Q8 || MX == 1, "int8 mode: one X row");
   using T = typename XType<XT>::T;
   using W = Win<BITS>;
   constexpr int R = PF + 1;
@@ -756,12 +784,17 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
   Cursor cur = cursor_of<BITS>(p, 2 * min(pr, npairs - 1), lane, sx);
 
   W buf[R];
-  ring_start<BITS, Q8, PF>(p, cur, nfull, zwin, false, xs, qx, buf);
+  ring_start<BITS, Q8, PF, R, MX>(p, cur, nfull, zwin, false, xs, qx, buf);
 
   const int zw = int(opaque(uint32_t(zwin)));
   const uint32_t xbase = opaque(smem_u32(xs + lane));
+  const uint32_t xrow = uint32_t(zwin) * 2048u;  // bytes between the rows' copies of X
   for (; pr < npairs; pr += step) {
-    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    float acc[MX][4];
+#pragma unroll
+    for (int m = 0; m < MX; ++m)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[m][e] = 0.0f;
     uint32_t xa = xbase;
     int c = 0;
     for (; c + R < zwin; c += R) {
@@ -769,7 +802,7 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
       for (int u = 0; u < R; ++u) {
         if (c + u >= zw) break;  // never taken: ends a basic block (see decode_m1_g128_kernel)
         if (c + u + PF < nfull) load_win_g128<BITS, Q8>(cur, u + PF, buf[(u + PF) % R]);
-        window_mma<T, BITS, true>(buf[u], xa + u * 2048, acc);
+        window_mma_rows<T, BITS, true, MX>(buf[u], xa + u * 2048, xrow, acc);
       }
       advance<BITS>(cur, R);
       xa += R * 2048;
@@ -785,9 +818,10 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
       } else if (more && u - 1 < nfull) {
         load_win_g128<BITS, Q8>(nxt, u - 1, buf[u - 1]);
       }
-      window_mma<T, BITS, true>(buf[u], xa + u * 2048, acc);
+      window_mma_rows<T, BITS, true, MX>(buf[u], xa + u * 2048, xrow, acc);
     }
-    store_rows(p, 2 * pr, lane, acc);
+#pragma unroll
+    for (int m = 0; m < MX; ++m) store_rows(p, 2 * pr, lane, acc[m], m);
     cur = nxt;
   }
 }
@@ -798,18 +832,62 @@ inline int g128_smem_bytes(int64_t K, int PF) {
   return (zwin + (K % 1024 != 0)) * 2048;
 }
 
+// M = 2 (and 3 with 8-bit weights), float mode, on decode_m1_g128_persist_kernel<..., MX = M>:
+// every X row's copy in at most kMxSmem bytes, so that 2 blocks stay on an SM.
+constexpr int kMxSmem = 112 * 1024;
+
 // num_sms > 0: the persistent grid of 2 blocks per SM (at most one block per 16 rows).
-template <auto Kernel, int PF = kG128Pf>
+// MX: rows of X (the persistent kernel's MX).
+template <auto Kernel, int PF = kG128Pf, int MX = 1>
 cudaError_t launch_g128(const KParams& p, const QuantX& qx, cudaStream_t s, int num_sms = 0) {
   // at least what any K <= kMaxK takes: full windows rounded up to whole turns, plus a partial
   // one (K = kMaxK - 128: 47 full windows, 48 with the zero ones, 49 with the partial one, more
-  // than g128_smem_bytes(kMaxK), which has no partial window: such K failed to launch before)
-  const cudaError_t e = opt_in_smem<Kernel>((int(kMaxK / 1024) + PF + 2) * 2048);
+  // than g128_smem_bytes(kMaxK), which has no partial window: such K failed to launch before);
+  // MX > 1: what rows_take allows
+  const cudaError_t e = opt_in_smem<Kernel>(MX == 1 ? (int(kMaxK / 1024) + PF + 2) * 2048 : kMxSmem);
   if (e != cudaSuccess) return e;
   const int64_t tiles = (p.N + 2 * kWarps - 1) / (2 * kWarps);
   const dim3 grid(unsigned(num_sms > 0 ? std::min<int64_t>(tiles, 2 * num_sms) : tiles));
-  Kernel<<<grid, kWarps * 32, g128_smem_bytes(p.K, PF), s>>>(p, qx);
+  Kernel<<<grid, kWarps * 32, MX * g128_smem_bytes(p.K, PF), s>>>(p, qx);
   return cudaGetLastError();
+}
+
+// Windows in registers beyond the current one with MX > 1 rows of X (int4: 2, one less than
+// at M = 1: at 3 the 128-register cap spills).
+template <int BITS> constexpr int rows_pf() { return BITS == 4 ? 2 : 1; }
+
+// The float mode at M = 2 (both widths) and M = 3 (8-bit weights) on the persistent M = 1
+// kernel with MX = M: groups of 128, K a whole number of windows, 16-byte aligned X rows, not
+// 8-bit weights with bf16 X (as at M = 1), and the M copies of X in kMxSmem. H200, gpu_check
+// bench, 2026-12-03, this kernel / the stream-K kernel, float, fp16, g128 + zp, us: (28672,
+// 8192) W4 M = 2 57.1 / 71.3, M = 3 68.5 / 71.5, M = 4 83.0 / 70.2; W8 71.7 / 79.1, 76.5 /
+// 79.1, 134.0 / 80.9 (MX = 4 spills); (8192, 8192) W4 26.6 / 28.9, 29.7 / 28.9, 34.5 / 28.8;
+// W8 30.8 / 34.5, 32.5 / 34.6, 44.8 / 34.7.
+inline bool rows_take(const KParams& p, bool x_vec, int num_sms) {
+  if (!(p.M == 2 || (p.M == 3 && p.bits == 8)) || p.gs != 128 || !x_vec || p.K % 1024 != 0 ||
+      num_sms <= 0 || p.K > kMaxK || (p.bits == 8 && p.xt != 0))
+    return false;
+  const int pf = p.bits == 4 ? rows_pf<4>() : rows_pf<8>();
+  return p.M * int64_t(g128_smem_bytes(p.K, pf)) <= kMxSmem;
+}
+
+template <int XT, int BITS, int MX>
+cudaError_t launch_rows_mx(const KParams& p, int num_sms, cudaStream_t s) {
+  constexpr int PF = rows_pf<BITS>();
+  return launch_g128<decode_m1_g128_persist_kernel<XT, BITS, false, PF, MX>, PF, MX>(
+      p, QuantX{nullptr, nullptr, nullptr}, s, num_sms);
+}
+template <int XT, int BITS>
+cudaError_t launch_rows(const KParams& p, int num_sms, cudaStream_t s) {
+  if constexpr (BITS == 8 && XT != 0) {
+    return cudaErrorInvalidValue;  // rows_take declines it
+  } else {
+    if (p.M == 2) return launch_rows_mx<XT, BITS, 2>(p, num_sms, s);
+    if constexpr (BITS == 8) {
+      if (p.M == 3) return launch_rows_mx<XT, BITS, 3>(p, num_sms, s);
+    }
+    return cudaErrorInvalidValue;  // rows_take declines it
+  }
 }
 
 // Register ring: PF windows in flight beyond the current one (default: 128 bytes of weights
@@ -1497,6 +1575,12 @@ cudaError_t launch_tiles(const KParams& p, bool x_vec, cudaStream_t s) {
             : launch_mt<XT, 8, false, false>(p, x_vec, none, s);
 }
 
+// M = 2 (3) on the M = 1 kernel where it takes the shape, unless QMM_CUDA_DECODE forces the
+// stream-K or the tile kernel.
+inline bool rows_wanted(const KParams& p, bool x_vec, int num_sms) {
+  return sk::forced() == sk::Pick::kAuto && m1::rows_take(p, x_vec, num_sms);
+}
+
 template <int XT>
 cudaError_t launch_bits(const KParams& p, bool x_vec, int num_sms, void* ws, size_t ws_bytes,
                         cudaStream_t s) {
@@ -1507,6 +1591,8 @@ cudaError_t launch_bits(const KParams& p, bool x_vec, int num_sms, void* ws, siz
   }
   if (m1::takes(p))
     return p.bits == 4 ? m1::launch<XT, 4>(p, x_vec, num_sms, s) : m1::launch<XT, 8>(p, x_vec, num_sms, s);
+  if (rows_wanted(p, x_vec, num_sms))
+    return p.bits == 4 ? m1::launch_rows<XT, 4>(p, num_sms, s) : m1::launch_rows<XT, 8>(p, num_sms, s);
   if (sk::takes(p, x_vec, num_sms))
     return p.bits == 4 ? sk::launch<XT, 4>(p, num_sms, ws, ws_bytes, s)
                        : sk::launch<XT, 8>(p, num_sms, ws, ws_bytes, s);
@@ -1521,7 +1607,9 @@ bool x_vec_of(const KParams& p) {
 
 size_t decode_float_workspace(const KParams& p, int num_sms) {
   if (p.packed) return decode_shape_ok(p) ? sk::workspace(p, num_sms) : 0;
-  if (m1::takes(p) || !sk::takes(p, x_vec_of(p), num_sms) || !decode_shape_ok(p)) return 0;
+  if (m1::takes(p) || rows_wanted(p, x_vec_of(p), num_sms) || !sk::takes(p, x_vec_of(p), num_sms) ||
+      !decode_shape_ok(p))
+    return 0;
   return sk::workspace(p, num_sms);
 }
 

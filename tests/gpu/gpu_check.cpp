@@ -422,6 +422,24 @@ int cmd_check(bool quick) {
     d.M = 9; d.gs = -1; run_case(d, st, true);
     d.gs = 2; run_case(d, st, true);
     d.M = 40; d.gs = 96; run_case(d, st, true);
+    // Float mode M = 2 (both widths) and 3 (8-bit weights) on the persistent M = 1 kernel
+    // (groups of 128, K % 1024 == 0, aligned X rows): a partial last row pair, warps over
+    // several row pairs (N = 5001, 4500: more pairs than the grid's warps), zp or none, fp16 /
+    // bf16 / fp32 X (the row-scaled copy), padded X and Y rows, the longest K whose copies of X
+    // fit (M = 2, int4: 27 windows); run_case repeats them on the stream-K kernel and on packed
+    // weights.
+    {
+      Case r{2, 37, 1024, 128, 4, true, QMM_DTYPE_F16, QMM_DTYPE_F16, QMM_COMPUTE_FLOAT};
+      run_case(r, st, true);
+      r.N = 5001; r.K = 2048; r.zp = false; r.xt = QMM_DTYPE_BF16; r.yt = QMM_DTYPE_F32;
+      r.ldx_pad = 8; r.ldy_pad = 5; run_case(r, st, true);
+      r.M = 3; r.N = 263; r.K = 8192; r.bits = 8; r.zp = true; r.xt = QMM_DTYPE_F16;
+      r.yt = QMM_DTYPE_BF16; r.ldx_pad = 0; r.ldy_pad = 0; run_case(r, st, true);
+      r.M = 2; r.N = 200; r.K = 3072; r.bits = 4; r.xt = QMM_DTYPE_F32; r.yt = QMM_DTYPE_F16;
+      run_case(r, st, true);
+      r.N = 1000; r.K = 27648; r.xt = QMM_DTYPE_F16; run_case(r, st, true);
+      r.M = 3; r.bits = 8; r.K = 4096; r.N = 4500; r.zp = false; run_case(r, st, true);
+    }
     // Hopper wgmma GEMM: tile rows 32 and 64 with K split over the SMs (few tiles).
     Case e{24, 4096, 4096, 128, 4, true, QMM_DTYPE_F16, QMM_DTYPE_F16, QMM_COMPUTE_FLOAT};
     run_case(e, st, true);
@@ -602,6 +620,11 @@ int cmd_sanitize() {
     Case c{1, 37, 1280, 128, 8, true, QMM_DTYPE_F16, QMM_DTYPE_F16, QMM_COMPUTE_FLOAT};
     run_case(c, st, false);
     c.K = 5120; c.N = 200; c.zp = false; run_case(c, st, false);
+  }
+  {  // float mode M = 2 / 3 (8-bit) on the persistent M = 1 kernel: a partial row pair
+    Case c{2, 37, 2048, 128, 4, true, QMM_DTYPE_BF16, QMM_DTYPE_F16, QMM_COMPUTE_FLOAT};
+    run_case(c, st, false);
+    c.M = 3; c.bits = 8; c.xt = QMM_DTYPE_F16; c.zp = false; run_case(c, st, false);
   }
   for (int mode = 0; mode < 2; ++mode)
     for (int64_t K : {1280, 32768, 5120}) {
