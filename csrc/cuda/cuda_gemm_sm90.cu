@@ -31,7 +31,8 @@
 // halfword t % 2 of words t / 2 and 2 + t / 2 of each 16-byte k16 chunk (2 select + 1 prmt).
 // Dequantization is Deq's: s * (q - zp) with q - zp exact and one rounding (as cuda_gemm.cu).
 //
-// The float mode runs gemm_sm90_ws_kernel instead (same tiles, dequantization and MMAs): a
+// The float mode runs gemm_sm90_ws_kernel instead (same tiles, dequantization and MMAs; not
+// for the 16-row tiles, see launch_bm): a
 // producer warpgroup loads each stage by TMA and signals it on an mbarrier, so the consumers
 // wait for their data only, never at a block barrier (H200, 2026-12-02, gpu_check bench,
 // M = 4096: W4 675-682 TFLOP/s against this kernel's 574-582, W8 641-646 against 532-537;
@@ -582,7 +583,7 @@ __global__ void __launch_bounds__(128 * NWG, 1)
 // and no copy instructions in the consumers: a warpgroup waits only for its data, and the
 // producer runs up to S - 1 stages ahead. Tiles as gemm_sm90_kernel's: BM = 256 on 2 consumer
 // warpgroups, 32-128 on kWG. Registers (setmaxnreg): 24 for the producer, the rest of the
-// block's launch allocation shared by the consumers (240 at NWG = 2, 120 at NWG = 4). tmx: X
+// block's launch allocation shared by the consumers (240 at NWG = 2, 112 at NWG = 4). tmx: X
 // [M, K] (16-bit), box 64 k x BM rows; tmw: the weights [N, row bytes], box WR bytes x 64 NWG
 // rows. Split K as gemm_sm90_kernel (blockIdx.y).
 template <int NWG> struct WsRegs {

@@ -696,7 +696,7 @@ __device__ __forceinline__ void stage_x_g128(const KParams& p, int nfull, int zw
 // The ring's start, for both kernels below: every slot zeroed (a slot never loaded, when K
 // has fewer than PF windows, must still dequantize to finite values: garbage zero points made
 // NaN biases), windows 0 .. PF - 1 loaded, X staged (MX rows: row m's copy zwin windows after
-// row m - 1's; no partial window then), the block synchronized.
+// row m - 1's; no partial window then: it would lie in row m + 1's copy), the block synchronized.
 template <int BITS, bool Q8, int PF, int R, int MX = 1>
 __device__ __forceinline__ void ring_start(const KParams& p, const Cursor& cur, int nfull, int zwin,
                                            bool part, uint4* xs, const QuantX& qx,
@@ -716,7 +716,7 @@ __device__ __forceinline__ void ring_start(const KParams& p, const Cursor& cur, 
     if (u < nfull) load_win_g128<BITS, Q8>(cur, u, buf[u]);
 #pragma unroll
   for (int m = 0; m < MX; ++m)
-    stage_x_g128<BITS, Q8>(p, nfull, zwin, part, xs + m * zwin * 128, qx.q, m * p.ldx);
+    stage_x_g128<BITS, Q8>(p, nfull, zwin, MX == 1 && part, xs + m * zwin * 128, qx.q, m * p.ldx);
   __syncthreads();
 }
 
@@ -861,7 +861,8 @@ template <int BITS> constexpr int rows_pf() { return BITS == 4 ? 2 : 1; }
 // 8-bit weights with bf16 X (as at M = 1), and the M copies of X in kMxSmem. H200, gpu_check
 // bench, 2026-12-03, this kernel / the stream-K kernel, float, fp16, g128 + zp, us: (28672,
 // 8192) W4 M = 2 57.1 / 71.3, M = 3 68.5 / 71.5, M = 4 83.0 / 70.2; W8 71.7 / 79.1, 76.5 /
-// 79.1, 134.0 / 80.9 (MX = 4 spills); (8192, 8192) W4 26.6 / 28.9, 29.7 / 28.9, 34.5 / 28.8;
+// 79.1, 134.0 / 80.9 (at the 128-register cap 8-bit weights spill 20-36 bytes at MX = 2-3,
+// ~300 at MX = 4); (8192, 8192) W4 26.6 / 28.9, 29.7 / 28.9, 34.5 / 28.8;
 // W8 30.8 / 34.5, 32.5 / 34.6, 44.8 / 34.7.
 inline bool rows_take(const KParams& p, bool x_vec, int num_sms) {
   if (!(p.M == 2 || (p.M == 3 && p.bits == 8)) || p.gs != 128 || !x_vec || p.K % 1024 != 0 ||
