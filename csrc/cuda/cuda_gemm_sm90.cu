@@ -588,10 +588,10 @@ __global__ void __launch_bounds__(128 * NWG, 1)
 // rows. Split K as gemm_sm90_kernel (blockIdx.y).
 template <int NWG> struct WsRegs {
   static constexpr int kThreads = 128 * (NWG + 1);
-  static constexpr int kCap = (65536 / kThreads) / 8 * 8 > 255 ? 248 : (65536 / kThreads) / 8 * 8;
+  static constexpr int kCap = 65536 / kThreads / 8 * 8;  // the launch allocation per thread
   static constexpr int kProducer = 24;
-  static constexpr int kConsumer0 = (kThreads * kCap - 128 * kProducer) / (128 * NWG) / 8 * 8;
-  static constexpr int kConsumer = kConsumer0 > 240 ? 240 : kConsumer0;
+  static constexpr int kConsumer = (kThreads * kCap - 128 * kProducer) / (128 * NWG) / 8 * 8;
+  static_assert(NWG >= 2 && kConsumer <= 256, "setmaxnreg range");
 };
 template <class T, int BITS, int BM, int NWG>
 __global__ void __launch_bounds__(WsRegs<NWG>::kThreads, 1)
