@@ -11,7 +11,11 @@
 // / 55.0 / 23.3 and the non-persistent g128 kernel's 50.6 / 45.7 / 20.3). The persistent g128
 // kernel also takes the float mode at M = 2 (and M = 3 with 8-bit weights) where every row's
 // copy of X fits (MX = M, m1::rows_take: the weights dequantized once per window, 8 mma per X
-// row; 70B.up W4 M = 2 57.1 us against the stream-K kernel's 71.3).
+// row; 70B.up W4 M = 2 57.1 us against the stream-K kernel's 71.3). On sm_90 the float mode's
+// int4 weights in groups of 128 at the other M = 2..16 take the TMA decode kernel (namespace tk,
+// after sk: a producer warp, every operand in shared memory by TMA; tk::takes; H200, gpu_check
+// bench, 2026-12-04, (28672, 8192) M = 4 / 16: 58.4 / 70.6 us against the stream-K kernel's
+// 71.8 / 81.6).
 //
 // Packed weights in the decode layout (cuda_kernels.h, QMM_CUDA_PACK=decode): the stream-K
 // kernel with PK = true (M = 2..16, and M = 1 where X is too long for decode_sk1_kernel) and
@@ -63,6 +67,7 @@
 
 #include "cuda/cuda_common.cuh"
 #include "cuda/cuda_kernels.h"
+#include "cuda/cuda_tma.cuh"
 
 namespace qmm {
 namespace cuda {
@@ -1484,14 +1489,15 @@ inline Plan plan(const KParams& p, int num_sms, bool split) {
 // 8 or more (fewer: the tile kernel, whose 16-row blocks have no partial sums, no second launch
 // and a shorter ramp; `qmatmul bench --suite full`, H200, 2026-12-02, a82586a, 8B.attn (4096^2)
 // M=16 W4 / W8: 13.5 / 15.0 us against the tile kernel's 10.4 / 11.3; 3.9 chunks per block).
-// QMM_CUDA_DECODE=stream-k / tile in the environment forces one or the other (tests/gpu:
-// gpu_check runs its M = 2..16 float cases both ways).
-enum class Pick { kAuto, kStreamK, kTile };
+// QMM_CUDA_DECODE=stream-k / tile / tma in the environment forces one of them where it applies
+// (tests/gpu: gpu_check runs its M = 2..16 cases each way).
+enum class Pick { kAuto, kStreamK, kTile, kTma };
 inline Pick forced() {
   const char* e = std::getenv("QMM_CUDA_DECODE");
   if (!e) return Pick::kAuto;
   if (std::strcmp(e, "stream-k") == 0) return Pick::kStreamK;
   if (std::strcmp(e, "tile") == 0) return Pick::kTile;
+  if (std::strcmp(e, "tma") == 0) return Pick::kTma;
   return Pick::kAuto;
 }
 inline bool takes(const KParams& p, bool x_vec, int num_sms) {
@@ -1555,6 +1561,299 @@ cudaError_t launch_q8(const KParams& p, const QuantX& qx, int num_sms, void* ws,
 
 }  // namespace sk
 
+// ---------------------------------------------------------------------------------------------
+// M = 2..16, float mode, int4 weights in groups of 128, on sm_90: the TMA decode kernel.
+// The stream-K kernel above holds each weight in registers from its load to its mma, so its
+// bytes in flight are bounded by registers (2 chunks ahead, 64-byte pieces per row and quad)
+// and every 128-k chunk pays its own loads, scale arithmetic and block barrier (~240
+// instructions per warp and KB of weights). Here every operand goes to shared memory by TMA,
+// without passing through any thread: a producer warp loads each unit (128 weight rows x 256 k)
+// into a ring of kS stages as four boxes on one mbarrier: the weights (16 KB, the 128-byte
+// swizzle, so ldmatrix reads them conflict-free), X (8 MT rows x 256 k), and the unit's scales
+// and zero points (boxes of 4 fp32 / 16 int8 groups that hold the unit's two: 16 bytes, the
+// least a box row may be, starting 16-byte aligned, as the copy engine requires; rows past N,
+// k past K and rows past M zero-filled), up to kS - 1 units ahead of the consumers. Every request an SM makes waits behind the bytes it already has
+// in flight, so a load a thread waits on (cp.async X, per-lane scale loads: the first version,
+// 65-67 us at M = 2..8 on 70B.up) stalls for kS units; TMA copies only wait in the ring.
+// The producer warp then permutes the unit's X in place into the pair order below (each lane
+// its piece `lane` of every row: 8 k), fences the generic stores against the next copy into
+// the slot, and arrives on the stage's full barrier; 8 consumer warps (16 rows each, sk's
+// 128-row tiles) wait on that barrier alone and give the slot back on another (no block
+// barrier in the loop).
+// Consumer, per unit: 4 ldmatrix.x4 (lane (g, t) gets bytes 4t .. 4t + 3 of each 16-byte piece:
+// 8 consecutive k of rows g and g + 8 of pieces c, c + 1, one 32-bit word each), per 32-k piece
+// 2 dequantized words (Deq::w4, exact q - zp: pairs (e[i], e[i + 4])) as the A operands of 2
+// mma per X tile, whose B operands are one 16-byte shared read (X in that pair order: 512
+// contiguous bytes per warp), and per group of 128 the fp32 scale on the group's sums (sk's SA).
+// Work: sk's stream-K units over one block per SM (contiguous unit ranges, partial tiles summed
+// in block order by sk_reduce; without the workspace one tile per block).
+// H200, gpu_check bench (fp16, g128 + zp, weights rotated past L2), 2026-12-04, one run, same
+// binary, QMM_CUDA_DECODE=tma / stream-k: (28672, 8192) M = 2 / 4 / 16 58.0 / 58.4 / 70.6 us
+// against 70.2 / 71.8 / 81.6; (8192, 8192) 29.6 / 31.0 / 34.3 against 29.2 / 31.0 / 33.3 (M = 2
+// stays on the M = 1 kernel: 56.9 and 23.7 us).
+namespace tk {
+
+constexpr int kCW = 8;                      // consumer warps
+constexpr int kThreads = (kCW + 1) * 32;    // + the producer warp
+constexpr int kUK = 256;                    // k per unit
+constexpr int kWBytes = sk::kRB * kUK / 2;  // weight bytes per unit (int4)
+constexpr int kSZ = sk::kRB * 16;           // scale (4 groups) / zero-point (16 groups) box bytes
+constexpr int kS = 6;                       // ring stages
+
+template <int MT> struct Cfg {
+  static constexpr int kXB = MT * 8 * kUK * 2;  // X bytes per unit: 8 MT rows
+  static constexpr int kX = kWBytes, kSc = kX + kXB, kZp = kSc + kSZ;  // offsets in a stage
+  static constexpr int kStage = kZp + kSZ;      // a multiple of 1024 (the swizzle's period)
+  static constexpr int kBar = kS * kStage;
+  static constexpr int kSmem = kBar + 24 * kS + 1024;  // + 3 kS mbarriers, alignment slack
+};
+
+__device__ __forceinline__ void ldsm_x4(uint32_t a, uint32_t (&r)[4]) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(a));
+}
+
+// tmw: weights [N, K / 2 bytes], box 128 bytes x 128 rows, 128-byte swizzle; tmx: X [M, K]
+// (16-bit), box 256 k x 8 MT rows; tms: scales [N, groups] fp32, box 4 x 128; tmz: zero points
+// [N, groups] int8, box 16 x 128 (unused without zero points).
+template <int XT, int MT>
+__global__ void __launch_bounds__(kThreads, 1)
+    decode_tma_kernel(const __grid_constant__ CUtensorMap tmw,
+                      const __grid_constant__ CUtensorMap tmx,
+                      const __grid_constant__ CUtensorMap tms,
+                      const __grid_constant__ CUtensorMap tmz, KParams p, sk::Plan pl,
+                      float* part) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  using T = typename XType<XT>::T;
+  using CF = Cfg<MT>;
+  extern __shared__ uint8_t smem_raw[];
+  const uint32_t sbase = (smem_u32(smem_raw) + 1023) & ~1023u;
+  // copied[s]: the TMA bytes (1 arrival); full[s]: the producer's lanes; empty[s]: the consumers
+  const uint32_t copied0 = sbase + CF::kBar, full0 = copied0 + 8 * kS, empty0 = full0 + 8 * kS;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int64_t b = blockIdx.x;
+  const int64_t u0 = sk::unit_begin(pl, b);
+  const int nu = int(sk::unit_begin(pl, b + 1) - u0);
+  const int C = int(pl.C);
+  const bool zp = p.zp != nullptr;
+  if (tid == 0)
+    for (int s = 0; s < kS; ++s) sm90::mbar_init(copied0 + 8 * s, 1);
+  sm90::init_ring<kS, kCW, 32>(tid, full0, empty0);  // (fences the inits, block barrier)
+
+  if (warp == kCW) {  // the producer
+    int64_t wt = u0 / C;  // the next copy's unit (tile, chunk), slot and round
+    int wc = int(u0 - wt * C);
+    int js = 0;
+    uint32_t jph = 0;
+    auto copy = [&](int j) {  // lane 0: unit j into slot js
+      if (j >= kS) sm90::mbar_wait(empty0 + 8 * js, jph ^ 1);
+      const uint32_t st = sbase + uint32_t(js * CF::kStage), bar = copied0 + 8 * js;
+      sm90::mbar_expect_tx(bar, kWBytes + CF::kXB + kSZ + (zp ? kSZ : 0));
+      const int row = int(wt * sk::kRB);
+      sm90::tma_load_2d(st, &tmw, wc * (kUK / 2), row, bar);
+      sm90::tma_load_2d(st + CF::kX, &tmx, wc * kUK, 0, bar);
+      // (the box's first element 16-byte aligned: scales from group 4 (wc / 2), zero points
+      // from group 16 (wc / 8); the unit's groups 2 wc, 2 wc + 1 lie inside)
+      sm90::tma_load_2d(st + CF::kSc, &tms, 4 * (wc >> 1), row, bar);
+      if (zp) sm90::tma_load_2d(st + CF::kZp, &tmz, 16 * (wc >> 3), row, bar);
+      if (++wc == C) {
+        wc = 0;
+        ++wt;
+      }
+      if (++js == kS) {
+        js = 0;
+        jph ^= 1;
+      }
+    };
+    if (lane == 0)
+      for (int j = 0; j < kS - 1 && j < nu; ++j) copy(j);
+    int slot = 0;
+    uint32_t ph = 0;
+    for (int i = 0; i < nu; ++i) {
+      const uint32_t xs = sbase + uint32_t(slot * CF::kStage) + CF::kX;
+      sm90::mbar_wait(copied0 + 8 * slot, ph);
+      // X row m's piece `lane` (k 8 lane .. 8 lane + 7) from m * 512 + 16 lane to its pair-order
+      // place ((m / 8) * 8 + lane / 4) * 512 + (4 (m % 8) + lane % 4) * 16
+      uint4 v[8 * MT];
+#pragma unroll
+      for (int m = 0; m < 8 * MT; ++m) v[m] = lds128(xs + uint32_t(m * 512 + 16 * lane));
+      __syncwarp();
+#pragma unroll
+      for (int m = 0; m < 8 * MT; ++m) {
+        const uint32_t n4[4] = {v[m].x, v[m].y, v[m].z, v[m].w};
+        uint32_t o[4];
+        permute_x4(n4, o);
+        sts128(xs + uint32_t((((m >> 3) * 8 + (lane >> 2)) * 32 + 4 * (m & 7) + (lane & 3)) * 16),
+               make_uint4(o[0], o[1], o[2], o[3]));
+      }
+      asm volatile("fence.proxy.async.shared::cta;" ::: "memory");  // before the slot's next copy
+      sm90::mbar_arrive(full0 + 8 * slot);
+      if (lane == 0 && i + kS - 1 < nu) copy(i + kS - 1);  // the slot consumers free after i - 1
+      if (++slot == kS) {
+        slot = 0;
+        ph ^= 1;
+      }
+    }
+    return;
+  }
+
+  // Consumers. ldmatrix: lane L gives the address of row (L & 7) + 8 ((L >> 3) & 1) of the warp's
+  // 16, piece 2 q + (L >> 4) of the unit (q = 0..3); the 16-byte piece j of row r sits at
+  // r * 128 + 16 (j ^ (r & 7)) (the 128-byte swizzle).
+  const int g = lane >> 2;
+  const int lrow = warp * 16 + (lane & 7) + 8 * ((lane >> 3) & 1);
+  uint32_t lmo[4];
+#pragma unroll
+  for (int q = 0; q < 4; ++q)
+    lmo[q] = uint32_t(lrow * 128 + 16 * ((2 * q + (lane >> 4)) ^ (lrow & 7)));
+  const uint32_t xo = CF::kX + 16 * uint32_t(lane);
+  const uint32_t so = CF::kSc + 16 * uint32_t(warp * 16 + g);  // row g; row g + 8 at + 128
+  const uint32_t zo = CF::kZp + 16 * uint32_t(warp * 16 + g);
+
+  const int64_t t0 = u0 / C;
+  sk::Seg sg{t0, int(u0 - t0 * C), int(u0 - t0 * C), true};
+  float acc[MT][4];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) acc[mt][e] = 0.0f;
+
+  int slot = 0;
+  uint32_t ph = 0;
+  for (int i = 0; i < nu; ++i) {
+    const uint32_t st = sbase + uint32_t(slot * CF::kStage);
+    sm90::mbar_wait(full0 + 8 * slot, ph);
+    uint32_t wq[4][4];
+#pragma unroll
+    for (int q = 0; q < 4; ++q) ldsm_x4(st + lmo[q], wq[q]);
+    // the unit's groups 0, 1: scales at 8 (c % 2), zero points at 2 (c % 8) of a row's 16 bytes
+    const uint32_t sof = so + 8 * uint32_t(sg.c & 1);
+    const uint2 s0 = lds64(st + sof), s1 = lds64(st + sof + 128);
+    uint32_t z0 = 0, z1 = 0;
+    if (zp) {
+      const uint32_t zof = zo + 4 * uint32_t((sg.c & 7) >> 1), sh = 16 * uint32_t(sg.c & 1);
+      z0 = lds32(st + zof) >> sh;
+      z1 = lds32(st + zof + 128) >> sh;
+    }
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {  // the unit's two groups
+      const float sc0 = __uint_as_float(h ? s0.y : s0.x), sc1 = __uint_as_float(h ? s1.y : s1.x);
+      Deq<T> d0, d1;
+      d0.init(sc0, int(int8_t(z0 >> (8 * h))));
+      d1.init(sc1, int(int8_t(z1 >> (8 * h))));
+      float pt[MT][4][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int c = 0; c < 4; ++c)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) pt[mt][c][e] = 0.0f;
+#pragma unroll
+      for (int cc = 0; cc < 4; ++cc) {  // 32-k piece c = 4 h + cc of rows g, g + 8
+        const int c = 4 * h + cc;
+        uint32_t a0[4], a1[4];
+        d0.template w4<false>(wq[c >> 1][2 * (c & 1)], a0);
+        d1.template w4<false>(wq[c >> 1][2 * (c & 1) + 1], a1);
+        const uint32_t fa[4] = {a0[0], a1[0], a0[1], a1[1]};
+        const uint32_t fb[4] = {a0[2], a1[2], a0[3], a1[3]};
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          const uint4 x = lds128(st + xo + uint32_t((mt * 8 + c) * 512));
+          const uint32_t b0[2] = {x.x, x.y}, b1[2] = {x.z, x.w};
+          mma16816<T>(pt[mt][(cc & 1) * 2], fa, b0);
+          mma16816<T>(pt[mt][(cc & 1) * 2 + 1], fb, b1);
+        }
+      }
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          acc[mt][e] += ((e >> 1) ? sc1 : sc0) *
+                        ((pt[mt][0][e] + pt[mt][1][e]) + (pt[mt][2][e] + pt[mt][3][e]));
+    }
+    if (lane == 0) sm90::mbar_arrive(empty0 + 8 * slot);
+    if (++slot == kS) {
+      slot = 0;
+      ph ^= 1;
+    }
+    sk::seg_step<MT>(p, sg, C, i + 1 == nu, part, b, warp, lane, acc);
+  }
+#endif
+}
+
+inline sk::Plan plan(const KParams& p, int num_sms, bool split) {
+  sk::Plan pl;
+  pl.T = (p.N + sk::kRB - 1) / sk::kRB;
+  pl.C = p.K / kUK;
+  pl.U = pl.T * pl.C;
+  pl.G = split ? std::min<int64_t>(pl.U, num_sms) : pl.T;
+  return pl;
+}
+inline size_t workspace(const KParams& p, int num_sms) {
+  const sk::Plan pl = plan(p, num_sms, true);
+  return size_t(2 * pl.G) * size_t(p.M) * size_t(sk::kRB) * 4;
+}
+
+// The four tensor maps of a call (false: a stride or base the copy engine cannot take).
+template <int MT>
+bool maps(const KParams& p, CUtensorMap (&m)[4]) {
+  using namespace sm90;
+  const uint64_t G = uint64_t(p.groups);
+  return tensor_map_2d(&m[0], CU_TENSOR_MAP_DATA_TYPE_UINT8, p.w, uint64_t(p.K / 2),
+                       uint64_t(p.N), uint64_t(p.row_bytes), 128, sk::kRB,
+                       CU_TENSOR_MAP_SWIZZLE_128B) &&
+         tensor_map_2d(&m[1], CU_TENSOR_MAP_DATA_TYPE_UINT16, p.x, uint64_t(p.K), uint64_t(p.M),
+                       uint64_t(p.ldx) * 2, kUK, 8 * MT, CU_TENSOR_MAP_SWIZZLE_NONE) &&
+         tensor_map_2d(&m[2], CU_TENSOR_MAP_DATA_TYPE_FLOAT32, p.scales, G, uint64_t(p.N), G * 4,
+                       4, sk::kRB, CU_TENSOR_MAP_SWIZZLE_NONE) &&
+         (!p.zp || tensor_map_2d(&m[3], CU_TENSOR_MAP_DATA_TYPE_UINT8, p.zp, G, uint64_t(p.N), G,
+                                 16, sk::kRB, CU_TENSOR_MAP_SWIZZLE_NONE));
+}
+
+// Where it runs: a 9.0 device with the sm_90a build (gemm_sm90_available), float mode, int4
+// weights in groups of 128, M = 2..16, 16-byte aligned X rows, K % 512 == 0 and with zero points
+// K % 2048 == 0 (whole units, and scale / zero-point row strides the copy engine takes: 16-byte
+// multiples), 16-byte aligned weights, scales and zero points, and 4+ units per block.
+inline bool takes(const KParams& p, bool x_vec, int num_sms) {
+  auto al16 = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; };
+  if (p.packed || p.bits != 4 || p.gs != 128 || p.M < 2 || p.M > 16 || !x_vec ||
+      p.K % 512 != 0 || (p.zp && p.groups % 16 != 0) || p.row_bytes % 16 != 0 || !al16(p.w) || !al16(p.scales) ||
+      (p.zp && !al16(p.zp)) || p.N >= (int64_t(1) << 31) || !sm90::encoder() ||
+      !gemm_sm90_available())
+    return false;
+  const sk::Pick f = sk::forced();
+  if (f != sk::Pick::kAuto) return f == sk::Pick::kTma;
+  return plan(p, num_sms, false).U >= 4 * int64_t(num_sms);
+}
+
+template <int XT, int MT>
+cudaError_t launch_mt(const KParams& p, int num_sms, void* ws, size_t ws_bytes, cudaStream_t s) {
+  const size_t need = workspace(p, num_sms);
+  const sk::Plan pl = plan(p, num_sms, ws && ws_bytes >= need);
+  CUtensorMap m[4];
+  if (!maps<MT>(p, m)) return cudaErrorInvalidValue;
+  if (!p.zp) m[3] = m[2];  // not read
+  constexpr auto kern = decode_tma_kernel<XT, MT>;
+  const cudaError_t e = opt_in_smem<kern>(Cfg<MT>::kSmem);
+  if (e != cudaSuccess) return e;
+  kern<<<unsigned(pl.G), kThreads, Cfg<MT>::kSmem, s>>>(m[0], m[1], m[2], m[3], p, pl,
+                                                         static_cast<float*>(ws));
+  if (pl.G == pl.T) return cudaGetLastError();
+  const int64_t total = p.M * p.N;
+  sk::sk_reduce<<<unsigned(std::min<int64_t>((total + 255) / 256, 4 * num_sms)), 256, 0, s>>>(
+      p, pl, sk::kRB, static_cast<const float*>(ws));
+  return cudaGetLastError();
+}
+
+template <int XT>
+cudaError_t launch(const KParams& p, int num_sms, void* ws, size_t ws_bytes, cudaStream_t s) {
+  return p.M <= 8 ? launch_mt<XT, 1>(p, num_sms, ws, ws_bytes, s)
+                  : launch_mt<XT, 2>(p, num_sms, ws, ws_bytes, s);
+}
+
+}  // namespace tk
+
 template <int XT, int BITS, bool SA, bool Q8>
 cudaError_t launch_mt(const KParams& p, bool x_vec, const QuantX& qx, cudaStream_t s) {
   const dim3 grid(unsigned((p.N + 15) / 16));
@@ -1594,6 +1893,7 @@ cudaError_t launch_bits(const KParams& p, bool x_vec, int num_sms, void* ws, siz
     return p.bits == 4 ? m1::launch<XT, 4>(p, x_vec, num_sms, s) : m1::launch<XT, 8>(p, x_vec, num_sms, s);
   if (rows_wanted(p, x_vec, num_sms))
     return p.bits == 4 ? m1::launch_rows<XT, 4>(p, num_sms, s) : m1::launch_rows<XT, 8>(p, num_sms, s);
+  if (tk::takes(p, x_vec, num_sms)) return tk::launch<XT>(p, num_sms, ws, ws_bytes, s);
   if (sk::takes(p, x_vec, num_sms))
     return p.bits == 4 ? sk::launch<XT, 4>(p, num_sms, ws, ws_bytes, s)
                        : sk::launch<XT, 8>(p, num_sms, ws, ws_bytes, s);
@@ -1608,10 +1908,9 @@ bool x_vec_of(const KParams& p) {
 
 size_t decode_float_workspace(const KParams& p, int num_sms) {
   if (p.packed) return decode_shape_ok(p) ? sk::workspace(p, num_sms) : 0;
-  if (m1::takes(p) || rows_wanted(p, x_vec_of(p), num_sms) || !sk::takes(p, x_vec_of(p), num_sms) ||
-      !decode_shape_ok(p))
-    return 0;
-  return sk::workspace(p, num_sms);
+  if (m1::takes(p) || rows_wanted(p, x_vec_of(p), num_sms) || !decode_shape_ok(p)) return 0;
+  if (tk::takes(p, x_vec_of(p), num_sms)) return tk::workspace(p, num_sms);
+  return sk::takes(p, x_vec_of(p), num_sms) ? sk::workspace(p, num_sms) : 0;
 }
 
 cudaError_t launch_decode_float(const KParams& p, int num_sms, void* ws, size_t ws_bytes,

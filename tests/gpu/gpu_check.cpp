@@ -328,7 +328,9 @@ bool run_case_once(const Case& c, Stats& st, bool verbose) {
 
 // Decode cases (M = 2..16, both modes) run twice: as the library picks, then with the
 // stream-K kernel forced (QMM_CUDA_DECODE=stream-k), which the library gives only to shapes
-// with 8+ chunks per block, so that the small shapes here test its tile sharing as well.
+// with 8+ chunks per block, so that the small shapes here test its tile sharing as well;
+// float-mode int4 cases in groups of 128 a third time on the TMA decode kernel
+// (QMM_CUDA_DECODE=tma; the library gives it shapes with 4+ units per block).
 // Decode cases (M <= 16) also run on packed weights in the decode layout (qmm_pack with
 // QMM_CUDA_PACK=decode: the decode kernel on it for group sizes that are multiples of 32, a
 // canonical copy otherwise).
@@ -344,6 +346,9 @@ bool run_case(const Case& c, Stats& st, bool verbose) {
     g_tag = "";
   };
   if (c.M >= 2 && c.M <= 16) again("QMM_CUDA_DECODE", "stream-k", " [stream-k forced]");
+  if (c.M >= 2 && c.M <= 16 && c.mode == QMM_COMPUTE_FLOAT && c.bits == 4 && c.gs == 128 &&
+      !c.packed)  // the TMA decode kernel's shapes (K % 512 == 0 and sm_90; else as picked)
+    again("QMM_CUDA_DECODE", "tma", " [tma forced]");
   if (c.M <= 16 && !c.packed) {  // the decode layout's kernels (or a canonical copy)
     Case d = c;
     d.packed = true;
@@ -515,6 +520,20 @@ int cmd_check(bool quick) {
     run_case(k, st, true);
     k.M = 2; k.N = 9000; k.K = 2048; k.gs = 128; k.bits = 8; k.xt = QMM_DTYPE_F16;
     k.yt = QMM_DTYPE_BF16; run_case(k, st, true);
+    // The TMA decode kernel (M = 2..16, int4, groups of 128, K % 512 == 0, with zero points
+    // K % 2048 == 0; run_case forces it on each): two units (K = 512, no zero points, N past the
+    // 128-row tile), many row tiles with a partial last one split between blocks (N = 5000), a
+    // long K over few tiles (28672: each tile over many blocks), bf16 X with a padded row stride
+    // and fp32 Y, fp32 X (the row-scaled copy), both X tiles (M = 9..16) and one (M <= 8).
+    Case t{2, 37, 512, 128, 4, false, QMM_DTYPE_F16, QMM_DTYPE_F16, QMM_COMPUTE_FLOAT};
+    run_case(t, st, true);
+    t.zp = true;
+    t.M = 4; t.N = 5000; t.K = 8192; run_case(t, st, true);
+    t.M = 16; t.N = 1000; t.K = 4096; t.xt = QMM_DTYPE_BF16; t.yt = QMM_DTYPE_F32;
+    t.ldx_pad = 8; t.zp = false; run_case(t, st, true);
+    t.M = 9; t.N = 300; t.K = 28672; t.xt = QMM_DTYPE_F32; t.yt = QMM_DTYPE_F16; t.ldx_pad = 0;
+    t.zp = true; run_case(t, st, true);
+    t.M = 7; t.N = 8192; t.K = 2048; t.xt = QMM_DTYPE_F16; t.ldy_pad = 5; run_case(t, st, true);
     // M = 1 with groups of 128 and int4 weights (decode_m1_g128_kernel and its persistent
     // grid): full windows only (K = 8192, 4096, 28672: persistent), a partial last window
     // (K = 11008, 10.75 windows of 1024), both modes, no zero points, bf16 / fp32 X, N odd and
@@ -612,6 +631,13 @@ int cmd_sanitize() {
     Case c{4, 1000, 1280, 64, 4, true, QMM_DTYPE_BF16, QMM_DTYPE_F16, QMM_COMPUTE_FLOAT};
     run_case(c, st, false);
     c.M = 12; c.bits = 8; c.gs = 128; c.xt = QMM_DTYPE_F32; c.zp = false; run_case(c, st, false);
+  }
+  // The TMA decode kernel (forced by run_case): one unit per block (24 units, all tiles split),
+  // a partial last tile, both X tiles.
+  {
+    Case c{5, 300, 2048, 128, 4, true, QMM_DTYPE_F16, QMM_DTYPE_F16, QMM_COMPUTE_FLOAT};
+    run_case(c, st, false);
+    c.M = 16; c.xt = QMM_DTYPE_BF16; c.zp = false; run_case(c, st, false);
   }
   // The M = 1 kernels for groups of 128: a partial last window (K = 1280) on an odd N (its
   // clamped loads on the last row), full windows over a long K and 5 windows (3 zero windows
@@ -732,9 +758,11 @@ int graph_packed() {
 
 int cmd_graph() {
   int failed = 0;
-  // the M = 16 calls on the stream-K kernel (this shape would get the tile kernel): its partial
-  // sums live in the workspace, which a cold capture does not have
-  setenv("QMM_CUDA_DECODE", "stream-k", 1);
+  // the M = 16 calls on the stream-K kernel, then on the TMA decode kernel (this shape would
+  // get the tile kernel): their partial sums live in the workspace, which a cold capture does
+  // not have
+  for (const char* dk : {"stream-k", "tma"}) {
+  setenv("QMM_CUDA_DECODE", dk, 1);
   for (int mode = 0; mode < 2; ++mode) {
     const int64_t M = 64, N = 512, K = 1024;
     std::vector<uint16_t> hx(M * K);
@@ -801,8 +829,8 @@ int cmd_graph() {
                       std::memcmp(c1.data(), c2.data(), N * 4) == 0 &&
                       std::memcmp(d1.data(), d2.data(), MD * N * 4) == 0;
     const bool ok = st1 == QMM_OK && st2 == QMM_OK && same;
-    std::printf("%s graph capture (%s mode): statuses %d %d, replay bit-identical=%d\n",
-                ok ? "ok  " : "FAIL", mode ? "int8" : "float", int(st1), int(st2), int(same));
+    std::printf("%s graph capture (%s mode, M = 16 on %s): statuses %d %d, replay bit-identical=%d\n",
+                ok ? "ok  " : "FAIL", mode ? "int8" : "float", dk, int(st1), int(st2), int(same));
     if (!ok) failed++;
     if (mode == 0) {
       // Cold capture: a fresh stream has no cached workspace, so the float GEMM cannot split
@@ -839,14 +867,15 @@ int cmd_graph() {
       }
       const double rel = std::sqrt(num / (den > 0 ? den : 1));
       const bool ok2 = st3 == QMM_OK && rel < 1e-5;  // NaN poison left anywhere fails too
-      std::printf("%s graph capture on a fresh stream (float mode): status %d, rel diff %.3g\n",
-                  ok2 ? "ok  " : "FAIL", int(st3), rel);
+      std::printf("%s graph capture on a fresh stream (float mode, M = 16 on %s): status %d, rel diff %.3g\n",
+                  ok2 ? "ok  " : "FAIL", dk, int(st3), rel);
       if (!ok2) failed++;
       cudaGraphExecDestroy(ge2); cudaGraphDestroy(g2); cudaStreamDestroy(s2);
     }
     cudaGraphExecDestroy(ge); cudaGraphDestroy(g); cudaStreamDestroy(s);
     cudaFree(dx); cudaFree(dw); cudaFree(ds); cudaFree(dy1); cudaFree(dy2); cudaFree(dy3); cudaFree(dy4);
     cudaFree(dy5); cudaFree(dy6);
+  }
   }
   unsetenv("QMM_CUDA_DECODE");
   failed += graph_packed();
