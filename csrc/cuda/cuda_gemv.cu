@@ -1591,6 +1591,11 @@ cudaError_t launch_q8(const KParams& p, const QuantX& qx, int num_sms, void* ws,
 // binary, QMM_CUDA_DECODE=tma / stream-k: (28672, 8192) M = 2 / 4 / 16 58.0 / 58.4 / 70.6 us
 // against 70.2 / 71.8 / 81.6; (8192, 8192) 29.6 / 31.0 / 34.3 against 29.2 / 31.0 / 33.3 (M = 2
 // stays on the M = 1 kernel: 56.9 and 23.7 us).
+// Tried and not kept (same bench, next run): units of 32 rows x 1024 k (4 boxes of 128 bytes
+// per row back to back: 512 contiguous bytes of each row per unit, 4 warps per row group on k
+// quarters, summed in shared memory at each tile end): 85.8 / 127.8 us at M = 4 / 16 on
+// (28672, 8192), against 58.5 / 74.2 for the 128-row units; (8192, 8192) 36.4 / 48.8 against
+// 30.3 / 35.2. Longer pieces of a row per unit do not help here.
 namespace tk {
 
 constexpr int kCW = 8;                      // consumer warps
