@@ -1,5 +1,5 @@
 // cuda float-mode decode kernels (M <= 16): cuda_float_gemv_w4w8.
-// Three kernels: the stream-K kernel (namespace sk, at the end: M = 2..16 with 16-byte aligned
+// Four kernels: the stream-K kernel (namespace sk, near the end: M = 2..16 with 16-byte aligned
 // fp16/bf16 X rows and 8+ chunks per block, both modes), the tile kernel below (the rest of M =
 // 2..16, M = 1 with K > 48K, and the int8 mode's 8-bit weights at M = 1) and the M = 1 kernel
 // (namespace m1, further down: one warp per row pair, 512-byte weight reads, X in shared memory;
@@ -1571,10 +1571,12 @@ cudaError_t launch_q8(const KParams& p, const QuantX& qx, int num_sms, void* ws,
 // into a ring of kS stages as four boxes on one mbarrier: the weights (16 KB, the 128-byte
 // swizzle, so ldmatrix reads them conflict-free), X (8 MT rows x 256 k), and the unit's scales
 // and zero points (boxes of 4 fp32 / 16 int8 groups that hold the unit's two: 16 bytes, the
-// least a box row may be, starting 16-byte aligned, as the copy engine requires; rows past N,
-// k past K and rows past M zero-filled), up to kS - 1 units ahead of the consumers. Every request an SM makes waits behind the bytes it already has
-// in flight, so a load a thread waits on (cp.async X, per-lane scale loads: the first version,
-// 65-67 us at M = 2..8 on 70B.up) stalls for kS units; TMA copies only wait in the ring.
+// least a box row may be, starting 16-byte aligned: a box starting at an 8-byte aligned group
+// stopped the first version with "illegal instruction"; rows past N and X rows past M
+// zero-filled), up to kS - 1 units ahead of the consumers. Every request an SM makes waits
+// behind the bytes it already has in flight, so a load a thread waits on (cp.async X, per-lane
+// scale loads: the first version, 65-67 us at M = 2..8 on 70B.up) stalls for kS units; TMA
+// copies only wait in the ring.
 // The producer warp then permutes the unit's X in place into the pair order below (each lane
 // its piece `lane` of every row: 8 k), fences the generic stores against the next copy into
 // the slot, and arrives on the stage's full barrier; 8 consumer warps (16 rows each, sk's
@@ -1823,9 +1825,9 @@ bool maps(const KParams& p, CUtensorMap (&m)[4]) {
 inline bool takes(const KParams& p, bool x_vec, int num_sms) {
   auto al16 = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; };
   if (p.packed || p.bits != 4 || p.gs != 128 || p.M < 2 || p.M > 16 || !x_vec ||
-      p.K % 512 != 0 || (p.zp && p.groups % 16 != 0) || p.row_bytes % 16 != 0 || !al16(p.w) || !al16(p.scales) ||
-      (p.zp && !al16(p.zp)) || p.N >= (int64_t(1) << 31) || !sm90::encoder() ||
-      !gemm_sm90_available())
+      p.K % 512 != 0 || (p.zp && p.groups % 16 != 0) || p.row_bytes % 16 != 0 || !al16(p.w) ||
+      !al16(p.scales) || (p.zp && !al16(p.zp)) || p.N >= (int64_t(1) << 31) ||
+      !sm90::encoder() || !gemm_sm90_available())
     return false;
   const sk::Pick f = sk::forced();
   if (f != sk::Pick::kAuto) return f == sk::Pick::kTma;

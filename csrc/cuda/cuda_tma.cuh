@@ -84,7 +84,8 @@ inline EncodeTiled encoder() {
 
 // A 2-D tensor map: `outer` rows of `inner` elements, rows stride_bytes apart, boxes of
 // box_inner x box_outer, zero fill outside. False where the encoder refuses it (alignment,
-// strides) or is missing: the caller then takes the cp.async kernel.
+// strides) or is missing: the GEMM then takes its cp.async kernel; tk::takes (cuda_gemv.cu)
+// checks the same conditions before it picks the TMA decode kernel.
 inline bool tensor_map_2d(CUtensorMap* m, CUtensorMapDataType dt, const void* base, uint64_t inner,
                    uint64_t outer, uint64_t stride_bytes, uint32_t box_inner, uint32_t box_outer,
                    CUtensorMapSwizzle swizzle) {

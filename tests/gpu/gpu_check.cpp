@@ -521,8 +521,8 @@ int cmd_check(bool quick) {
     k.M = 2; k.N = 9000; k.K = 2048; k.gs = 128; k.bits = 8; k.xt = QMM_DTYPE_F16;
     k.yt = QMM_DTYPE_BF16; run_case(k, st, true);
     // The TMA decode kernel (M = 2..16, int4, groups of 128, K % 512 == 0, with zero points
-    // K % 2048 == 0; run_case forces it on each): two units (K = 512, no zero points, N past the
-    // 128-row tile), many row tiles with a partial last one split between blocks (N = 5000), a
+    // K % 2048 == 0; run_case forces it on each): two units (K = 512, no zero points, rows past
+    // N inside the 128-row tile), many row tiles with a partial last one split between blocks (N = 5000), a
     // long K over few tiles (28672: each tile over many blocks), bf16 X with a padded row stride
     // and fp32 Y, fp32 X (the row-scaled copy), both X tiles (M = 9..16) and one (M <= 8).
     Case t{2, 37, 512, 128, 4, false, QMM_DTYPE_F16, QMM_DTYPE_F16, QMM_COMPUTE_FLOAT};
@@ -534,6 +534,10 @@ int cmd_check(bool quick) {
     t.M = 9; t.N = 300; t.K = 28672; t.xt = QMM_DTYPE_F32; t.yt = QMM_DTYPE_F16; t.ldx_pad = 0;
     t.zp = true; run_case(t, st, true);
     t.M = 7; t.N = 8192; t.K = 2048; t.xt = QMM_DTYPE_F16; t.ldy_pad = 5; run_case(t, st, true);
+    // ... and more 128-row tiles than SMs (blocks over several tiles, as on 70B.up; added after
+    // the 2026-12-04 device runs, not yet run there).
+    t.M = 16; t.N = 20000; t.K = 2048; t.ldy_pad = 0; run_case(t, st, true);
+    t.M = 3; t.N = 33000; t.K = 1024; t.zp = false; run_case(t, st, true);
     // M = 1 with groups of 128 and int4 weights (decode_m1_g128_kernel and its persistent
     // grid): full windows only (K = 8192, 4096, 28672: persistent), a partial last window
     // (K = 11008, 10.75 windows of 1024), both modes, no zero points, bf16 / fp32 X, N odd and
@@ -829,8 +833,10 @@ int cmd_graph() {
                       std::memcmp(c1.data(), c2.data(), N * 4) == 0 &&
                       std::memcmp(d1.data(), d2.data(), MD * N * 4) == 0;
     const bool ok = st1 == QMM_OK && st2 == QMM_OK && same;
+    // (the int8 mode has no TMA decode kernel: forced to it, M = 16 runs the tile kernel)
+    const char* kern = mode && std::strcmp(dk, "tma") == 0 ? "tile" : dk;
     std::printf("%s graph capture (%s mode, M = 16 on %s): statuses %d %d, replay bit-identical=%d\n",
-                ok ? "ok  " : "FAIL", mode ? "int8" : "float", dk, int(st1), int(st2), int(same));
+                ok ? "ok  " : "FAIL", mode ? "int8" : "float", kern, int(st1), int(st2), int(same));
     if (!ok) failed++;
     if (mode == 0) {
       // Cold capture: a fresh stream has no cached workspace, so the float GEMM cannot split
