@@ -15,7 +15,7 @@
 // int4 weights in groups of 128 at the other M = 2..16 take the TMA decode kernel (namespace tk,
 // after sk: a producer warp, every operand in shared memory by TMA; tk::takes; H200, gpu_check
 // bench, 2026-12-04, (28672, 8192) M = 4 / 16: 58.4 / 70.6 us against the stream-K kernel's
-// 71.8 / 81.6).
+// 71.8 / 81.6 with its first units of 256 k, 49.8 / 64.5 in tma_probe with units of 512 k).
 //
 // Packed weights in the decode layout (cuda_kernels.h, QMM_CUDA_PACK=decode): the stream-K
 // kernel with PK = true (M = 2..16, and M = 1 where X is too long for decode_sk1_kernel) and
@@ -1515,6 +1515,15 @@ inline size_t workspace(const KParams& p, int num_sms) {
   return pl.G == pl.T ? 0 : size_t(2 * pl.G) * size_t(p.M) * size_t(kRB) * 4;
 }
 
+// The split plan's second launch: sk_reduce sums each split tile's partial rows (ws) into Y.
+inline cudaError_t launch_reduce(const KParams& p, const Plan& pl, int num_sms, void* ws,
+                                 cudaStream_t s) {
+  const int64_t total = p.M * p.N;
+  sk_reduce<<<unsigned(std::min<int64_t>((total + 255) / 256, 4 * num_sms)), 256, 0, s>>>(
+      p, pl, kRB, static_cast<const float*>(ws));
+  return cudaGetLastError();
+}
+
 template <int XT, int BITS, bool SA, int MT, int PF = kPF, bool Q8 = false>
 cudaError_t launch_mt(const KParams& p, int num_sms, void* ws, size_t ws_bytes, cudaStream_t s,
                       const QuantX& qx = QuantX{nullptr, nullptr, nullptr}) {
@@ -1534,10 +1543,7 @@ cudaError_t launch_mt(const KParams& p, int num_sms, void* ws, size_t ws_bytes, 
     decode_sk_kernel<XT, BITS, SA, MT, PF, Q8, false>
         <<<unsigned(pl.G), kWarps * 32, 0, s>>>(p, pl, static_cast<float*>(ws), qx);
   if (!split) return cudaGetLastError();
-  const int64_t total = p.M * p.N;
-  sk_reduce<<<unsigned(std::min<int64_t>((total + 255) / 256, 4 * num_sms)), 256, 0, s>>>(
-      p, pl, kRB, static_cast<const float*>(ws));
-  return cudaGetLastError();
+  return launch_reduce(p, pl, num_sms, ws, s);
 }
 
 template <int XT, int BITS>
@@ -1567,50 +1573,59 @@ cudaError_t launch_q8(const KParams& p, const QuantX& qx, int num_sms, void* ws,
 // bytes in flight are bounded by registers (2 chunks ahead, 64-byte pieces per row and quad)
 // and every 128-k chunk pays its own loads, scale arithmetic and block barrier (~240
 // instructions per warp and KB of weights). Here every operand goes to shared memory by TMA,
-// without passing through any thread: a producer warp loads each unit (128 weight rows x 256 k)
-// into a ring of kS stages as four boxes on one mbarrier: the weights (16 KB, the 128-byte
-// swizzle, so ldmatrix reads them conflict-free), X (8 MT rows x 256 k), and the unit's scales
-// and zero points (boxes of 4 fp32 / 16 int8 groups that hold the unit's two: 16 bytes, the
-// least a box row may be, starting 16-byte aligned: a box starting at an 8-byte aligned group
-// stopped the first version with "illegal instruction"; rows past N and X rows past M
-// zero-filled), up to kS - 1 units ahead of the consumers. Every request an SM makes waits
-// behind the bytes it already has in flight, so a load a thread waits on (cp.async X, per-lane
-// scale loads: the first version, 65-67 us at M = 2..8 on 70B.up) stalls for kS units; TMA
-// copies only wait in the ring.
+// without passing through any thread: a producer warp loads each unit (128 weight rows x 512 k)
+// into a ring of kS stages as six boxes on one mbarrier: the weights (two 16-KB boxes of 128
+// bytes x 128 rows, the 128-byte swizzle, so ldmatrix reads them conflict-free), X (two boxes of
+// 8 MT rows x 256 k), and the unit's scales and zero points (a box of the unit's 4 fp32 groups,
+// one of 16 int8 groups holding its 4: 16 bytes, the least a box row may be, starting 16-byte
+// aligned: a box starting at an 8-byte aligned group stopped the first version with "illegal
+// instruction"; rows past N and X rows past M zero-filled), up to kS - 1 units ahead of the
+// consumers. Every request an SM makes waits behind the bytes it already has in flight, so a
+// load a thread waits on (cp.async X, per-lane scale loads: the first version, 65-67 us at
+// M = 2..8 on 70B.up) stalls for kS units; TMA copies only wait in the ring.
 // The producer warp then permutes the unit's X in place into the pair order below (each lane
 // its piece `lane` of every row: 8 k), fences the generic stores against the next copy into
 // the slot, and arrives on the stage's full barrier; 8 consumer warps (16 rows each, sk's
 // 128-row tiles) wait on that barrier alone and give the slot back on another (no block
 // barrier in the loop).
-// Consumer, per unit: 4 ldmatrix.x4 (lane (g, t) gets bytes 4t .. 4t + 3 of each 16-byte piece:
-// 8 consecutive k of rows g and g + 8 of pieces c, c + 1, one 32-bit word each), per 32-k piece
-// 2 dequantized words (Deq::w4, exact q - zp: pairs (e[i], e[i + 4])) as the A operands of 2
-// mma per X tile, whose B operands are one 16-byte shared read (X in that pair order: 512
-// contiguous bytes per warp), and per group of 128 the fp32 scale on the group's sums (sk's SA).
+// Consumer, per unit and 256-k sub-chunk: 4 ldmatrix.x4 (lane (g, t) gets bytes 4t .. 4t + 3 of
+// each 16-byte piece: 8 consecutive k of rows g and g + 8 of pieces c, c + 1, one 32-bit word
+// each), per 32-k piece 2 dequantized words (Deq::w4, exact q - zp: pairs (e[i], e[i + 4])) as
+// the A operands of 2 mma per X tile, whose B operands are one 16-byte shared read (X in that
+// pair order: 512 contiguous bytes per warp), and per group of 128 the fp32 scale on the
+// group's sums (sk's SA); the two sub-chunks unrolled, so one's loads overlap the other's mma.
 // Work: sk's stream-K units over one block per SM (contiguous unit ranges, partial tiles summed
 // in block order by sk_reduce; without the workspace one tile per block).
-// H200, gpu_check bench (fp16, g128 + zp, weights rotated past L2), 2026-12-04, one run, same
-// binary, QMM_CUDA_DECODE=tma / stream-k: (28672, 8192) M = 2 / 4 / 16 58.0 / 58.4 / 70.6 us
-// against 70.2 / 71.8 / 81.6; (8192, 8192) 29.6 / 31.0 / 34.3 against 29.2 / 31.0 / 33.3 (M = 2
-// stays on the M = 1 kernel: 56.9 and 23.7 us).
-// Tried and not kept (same bench, next run): units of 32 rows x 1024 k (4 boxes of 128 bytes
-// per row back to back: 512 contiguous bytes of each row per unit, 4 warps per row group on k
-// quarters, summed in shared memory at each tile end): 85.8 / 127.8 us at M = 4 / 16 on
-// (28672, 8192), against 58.5 / 74.2 for the 128-row units; (8192, 8192) 36.4 / 48.8 against
-// 30.3 / 35.2. Longer pieces of a row per unit do not help here.
+// Why units of 512 k (tests/gpu/tma_probe.cu, H200, 2026-12-04, 70B.up W4 (28672, 8192), us):
+// the read pattern alone (no arithmetic) takes 35.2 with only the 128 x 128 weight boxes, 46.0
+// with the 256-k units' scale, zero-point and X boxes (the 16-byte scale rows cost 5.8 of it: a
+// 32-byte sector read half, the other half re-read a unit later) and 40.5 with the 512-k units'.
+// The kernel, same process, M = 4 / 8 / 16: units of 512 k 49.8 / 52.5 / 64.5; of 256 k (the
+// first kernel) 54.5 / 56.5 / 71.2; of 1024 k (2 stages, scale rows of 32 bytes) 55.4 / 56.4 /
+// 70.9; 70B.down 49.2 / 53.8 / 61.0 against 54.5 / 54.8 / 67.9 (256 k); 70B.attn and 8B.up
+// within 1 us of the 256-k units at M = 4 and up to 3 us faster at M = 16.
+// Tried and not kept: units of 32 rows x 1024 k (4 boxes of 128 bytes per row back to back, 4
+// warps per row group on k quarters, summed in shared memory at each tile end): 85.8 / 127.8 us
+// at M = 4 / 16 on (28672, 8192), against 58.5 / 74.2 for the 128-row units of 256 k (gpu_check
+// bench, 2026-12-04). An XOR swizzle of the permuted X against the producer's 2-way bank
+// conflicted stores (with a __syncwarp after them): 76.7 instead of 55.5 us at M = 4 with
+// units of 256 k (tma_probe, same process; why is open).
 namespace tk {
 
 constexpr int kCW = 8;                      // consumer warps
 constexpr int kThreads = (kCW + 1) * 32;    // + the producer warp
-constexpr int kUK = 256;                    // k per unit
-constexpr int kWBytes = sk::kRB * kUK / 2;  // weight bytes per unit (int4)
-constexpr int kSZ = sk::kRB * 16;           // scale (4 groups) / zero-point (16 groups) box bytes
-constexpr int kS = 6;                       // ring stages
+constexpr int kSK = 256;                    // k per sub-chunk (one weight box)
+constexpr int kKB = 2;                      // sub-chunks per unit: units of 512 k, 4 groups
+constexpr int kUK = kKB * kSK;
+constexpr int kWBox = sk::kRB * kSK / 2;    // weight bytes per box (int4)
+constexpr int kSB = sk::kRB * 16;           // scale box bytes (the unit's 4 groups)
+constexpr int kZB = sk::kRB * 16;           // zero-point box bytes (16 groups: 4 units)
 
 template <int MT> struct Cfg {
-  static constexpr int kXB = MT * 8 * kUK * 2;  // X bytes per unit: 8 MT rows
-  static constexpr int kX = kWBytes, kSc = kX + kXB, kZp = kSc + kSZ;  // offsets in a stage
-  static constexpr int kStage = kZp + kSZ;      // a multiple of 1024 (the swizzle's period)
+  static constexpr int kS = 6 - MT;             // ring stages (5 / 4: what shared memory holds)
+  static constexpr int kXB = MT * 8 * kSK * 2;  // X bytes per sub-chunk: 8 MT rows
+  static constexpr int kX = kKB * kWBox, kSc = kX + kKB * kXB, kZp = kSc + kSB;
+  static constexpr int kStage = kZp + kZB;      // a multiple of 1024 (the swizzle's period)
   static constexpr int kBar = kS * kStage;
   static constexpr int kSmem = kBar + 24 * kS + 1024;  // + 3 kS mbarriers, alignment slack
 };
@@ -1634,6 +1649,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   using T = typename XType<XT>::T;
   using CF = Cfg<MT>;
+  constexpr int kS = CF::kS, kGU = 2 * kKB;  // stages, groups per unit
   extern __shared__ uint8_t smem_raw[];
   const uint32_t sbase = (smem_u32(smem_raw) + 1023) & ~1023u;
   // copied[s]: the TMA bytes (1 arrival); full[s]: the producer's lanes; empty[s]: the consumers
@@ -1656,14 +1672,18 @@ __global__ void __launch_bounds__(kThreads, 1)
     auto copy = [&](int j) {  // lane 0: unit j into slot js
       if (j >= kS) sm90::mbar_wait(empty0 + 8 * js, jph ^ 1);
       const uint32_t st = sbase + uint32_t(js * CF::kStage), bar = copied0 + 8 * js;
-      sm90::mbar_expect_tx(bar, kWBytes + CF::kXB + kSZ + (zp ? kSZ : 0));
-      const int row = int(wt * sk::kRB);
-      sm90::tma_load_2d(st, &tmw, wc * (kUK / 2), row, bar);
-      sm90::tma_load_2d(st + CF::kX, &tmx, wc * kUK, 0, bar);
-      // (the box's first element 16-byte aligned: scales from group 4 (wc / 2), zero points
-      // from group 16 (wc / 8); the unit's groups 2 wc, 2 wc + 1 lie inside)
-      sm90::tma_load_2d(st + CF::kSc, &tms, 4 * (wc >> 1), row, bar);
-      if (zp) sm90::tma_load_2d(st + CF::kZp, &tmz, 16 * (wc >> 3), row, bar);
+      sm90::mbar_expect_tx(bar, kKB * (kWBox + CF::kXB) + kSB + (zp ? kZB : 0));
+      const int row = int(wt * sk::kRB), g0 = kGU * wc;  // the unit's first row and group
+#pragma unroll
+      for (int q = 0; q < kKB; ++q) {
+        sm90::tma_load_2d(st + uint32_t(q * kWBox), &tmw, (kKB * wc + q) * (kSK / 2), row, bar);
+        sm90::tma_load_2d(st + uint32_t(CF::kX + q * CF::kXB), &tmx, (kKB * wc + q) * kSK, 0,
+                          bar);
+      }
+      // (a box's first element must be 16-byte aligned: the unit's 4 scales are, zero-point
+      // boxes start at a multiple of 16 groups, the unit's 4 inside)
+      sm90::tma_load_2d(st + CF::kSc, &tms, g0, row, bar);
+      if (zp) sm90::tma_load_2d(st + CF::kZp, &tmz, 16 * (g0 >> 4), row, bar);
       if (++wc == C) {
         wc = 0;
         ++wt;
@@ -1678,21 +1698,26 @@ __global__ void __launch_bounds__(kThreads, 1)
     int slot = 0;
     uint32_t ph = 0;
     for (int i = 0; i < nu; ++i) {
-      const uint32_t xs = sbase + uint32_t(slot * CF::kStage) + CF::kX;
       sm90::mbar_wait(copied0 + 8 * slot, ph);
-      // X row m's piece `lane` (k 8 lane .. 8 lane + 7) from m * 512 + 16 lane to its pair-order
-      // place ((m / 8) * 8 + lane / 4) * 512 + (4 (m % 8) + lane % 4) * 16
-      uint4 v[8 * MT];
+#pragma unroll 1
+      for (int q = 0; q < kKB; ++q) {
+        const uint32_t xs = sbase + uint32_t(slot * CF::kStage + CF::kX + q * CF::kXB);
+        // X row m's piece `lane` (k 8 lane .. 8 lane + 7) from m * 512 + 16 lane to its
+        // pair-order place ((m / 8) * 8 + lane / 4) * 512 + (4 (m % 8) + lane % 4) * 16 (2-way
+        // bank conflicts; removing them by a swizzle was slower, see above)
+        uint4 v[8 * MT];
 #pragma unroll
-      for (int m = 0; m < 8 * MT; ++m) v[m] = lds128(xs + uint32_t(m * 512 + 16 * lane));
-      __syncwarp();
+        for (int m = 0; m < 8 * MT; ++m) v[m] = lds128(xs + uint32_t(m * 512 + 16 * lane));
+        __syncwarp();
 #pragma unroll
-      for (int m = 0; m < 8 * MT; ++m) {
-        const uint32_t n4[4] = {v[m].x, v[m].y, v[m].z, v[m].w};
-        uint32_t o[4];
-        permute_x4(n4, o);
-        sts128(xs + uint32_t((((m >> 3) * 8 + (lane >> 2)) * 32 + 4 * (m & 7) + (lane & 3)) * 16),
-               make_uint4(o[0], o[1], o[2], o[3]));
+        for (int m = 0; m < 8 * MT; ++m) {
+          const uint32_t n4[4] = {v[m].x, v[m].y, v[m].z, v[m].w};
+          uint32_t o[4];
+          permute_x4(n4, o);
+          sts128(xs + uint32_t((((m >> 3) * 8 + (lane >> 2)) * 32 + 4 * (m & 7) + (lane & 3)) *
+                               16),
+                 make_uint4(o[0], o[1], o[2], o[3]));
+        }
       }
       asm volatile("fence.proxy.async.shared::cta;" ::: "memory");  // before the slot's next copy
       sm90::mbar_arrive(full0 + 8 * slot);
@@ -1706,7 +1731,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
 
   // Consumers. ldmatrix: lane L gives the address of row (L & 7) + 8 ((L >> 3) & 1) of the warp's
-  // 16, piece 2 q + (L >> 4) of the unit (q = 0..3); the 16-byte piece j of row r sits at
+  // 16, piece 2 q + (L >> 4) of the sub-chunk (q = 0..3); the 16-byte piece j of row r sits at
   // r * 128 + 16 (j ^ (r & 7)) (the 128-byte swizzle).
   const int g = lane >> 2;
   const int lrow = warp * 16 + (lane & 7) + 8 * ((lane >> 3) & 1);
@@ -1715,7 +1740,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   for (int q = 0; q < 4; ++q)
     lmo[q] = uint32_t(lrow * 128 + 16 * ((2 * q + (lane >> 4)) ^ (lrow & 7)));
   const uint32_t xo = CF::kX + 16 * uint32_t(lane);
-  const uint32_t so = CF::kSc + 16 * uint32_t(warp * 16 + g);  // row g; row g + 8 at + 128
+  const uint32_t so = CF::kSc + 16 * uint32_t(warp * 16 + g);  // row g; g + 8 at + 128
   const uint32_t zo = CF::kZp + 16 * uint32_t(warp * 16 + g);
 
   const int64_t t0 = u0 / C;
@@ -1731,54 +1756,58 @@ __global__ void __launch_bounds__(kThreads, 1)
   for (int i = 0; i < nu; ++i) {
     const uint32_t st = sbase + uint32_t(slot * CF::kStage);
     sm90::mbar_wait(full0 + 8 * slot, ph);
-    uint32_t wq[4][4];
+    const uint32_t zof = zo + uint32_t((kGU * sg.c) & 15);  // the unit's zero points in the box
 #pragma unroll
-    for (int q = 0; q < 4; ++q) ldsm_x4(st + lmo[q], wq[q]);
-    // the unit's groups 0, 1: scales at 8 (c % 2), zero points at 2 (c % 8) of a row's 16 bytes
-    const uint32_t sof = so + 8 * uint32_t(sg.c & 1);
-    const uint2 s0 = lds64(st + sof), s1 = lds64(st + sof + 128);
-    uint32_t z0 = 0, z1 = 0;
-    if (zp) {
-      const uint32_t zof = zo + 4 * uint32_t((sg.c & 7) >> 1), sh = 16 * uint32_t(sg.c & 1);
-      z0 = lds32(st + zof) >> sh;
-      z1 = lds32(st + zof + 128) >> sh;
-    }
+    for (int q = 0; q < kKB; ++q) {
+      const uint32_t sq = st + uint32_t(q * kWBox), xq = st + uint32_t(q * CF::kXB);
+      uint32_t wq[4][4];
 #pragma unroll
-    for (int h = 0; h < 2; ++h) {  // the unit's two groups
-      const float sc0 = __uint_as_float(h ? s0.y : s0.x), sc1 = __uint_as_float(h ? s1.y : s1.x);
-      Deq<T> d0, d1;
-      d0.init(sc0, int(int8_t(z0 >> (8 * h))));
-      d1.init(sc1, int(int8_t(z1 >> (8 * h))));
-      float pt[MT][4][4];
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-        for (int c = 0; c < 4; ++c)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) pt[mt][c][e] = 0.0f;
-#pragma unroll
-      for (int cc = 0; cc < 4; ++cc) {  // 32-k piece c = 4 h + cc of rows g, g + 8
-        const int c = 4 * h + cc;
-        uint32_t a0[4], a1[4];
-        d0.template w4<false>(wq[c >> 1][2 * (c & 1)], a0);
-        d1.template w4<false>(wq[c >> 1][2 * (c & 1) + 1], a1);
-        const uint32_t fa[4] = {a0[0], a1[0], a0[1], a1[1]};
-        const uint32_t fb[4] = {a0[2], a1[2], a0[3], a1[3]};
-#pragma unroll
-        for (int mt = 0; mt < MT; ++mt) {
-          const uint4 x = lds128(st + xo + uint32_t((mt * 8 + c) * 512));
-          const uint32_t b0[2] = {x.x, x.y}, b1[2] = {x.z, x.w};
-          mma16816<T>(pt[mt][(cc & 1) * 2], fa, b0);
-          mma16816<T>(pt[mt][(cc & 1) * 2 + 1], fb, b1);
-        }
+      for (int j = 0; j < 4; ++j) ldsm_x4(sq + lmo[j], wq[j]);
+      // sub-chunk q's groups 2 q, 2 q + 1 of rows g, g + 8
+      const uint2 s0 = lds64(st + so + 8 * q), s1 = lds64(st + so + 8 * q + 128);
+      uint32_t z0 = 0, z1 = 0;
+      if (zp) {
+        z0 = lds16(st + zof + 2 * q);
+        z1 = lds16(st + zof + 2 * q + 128);
       }
 #pragma unroll
-      for (int mt = 0; mt < MT; ++mt)
+      for (int h = 0; h < 2; ++h) {  // the sub-chunk's two groups
+        const float sc0 = __uint_as_float(h ? s0.y : s0.x), sc1 = __uint_as_float(h ? s1.y : s1.x);
+        Deq<T> d0, d1;
+        d0.init(sc0, int(int8_t(z0 >> (8 * h))));
+        d1.init(sc1, int(int8_t(z1 >> (8 * h))));
+        float pt[MT][4][4];
 #pragma unroll
-        for (int e = 0; e < 4; ++e)
-          acc[mt][e] += ((e >> 1) ? sc1 : sc0) *
-                        ((pt[mt][0][e] + pt[mt][1][e]) + (pt[mt][2][e] + pt[mt][3][e]));
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+          for (int c = 0; c < 4; ++c)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) pt[mt][c][e] = 0.0f;
+#pragma unroll
+        for (int cc = 0; cc < 4; ++cc) {  // 32-k piece c = 4 h + cc of rows g, g + 8
+          const int c = 4 * h + cc;
+          uint32_t a0[4], a1[4];
+          d0.template w4<false>(wq[c >> 1][2 * (c & 1)], a0);
+          d1.template w4<false>(wq[c >> 1][2 * (c & 1) + 1], a1);
+          const uint32_t fa[4] = {a0[0], a1[0], a0[1], a1[1]};
+          const uint32_t fb[4] = {a0[2], a1[2], a0[3], a1[3]};
+#pragma unroll
+          for (int mt = 0; mt < MT; ++mt) {
+            const uint4 x = lds128(xq + xo + uint32_t((mt * 8 + c) * 512));
+            const uint32_t b0[2] = {x.x, x.y}, b1[2] = {x.z, x.w};
+            mma16816<T>(pt[mt][(cc & 1) * 2], fa, b0);
+            mma16816<T>(pt[mt][(cc & 1) * 2 + 1], fb, b1);
+          }
+        }
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            acc[mt][e] += ((e >> 1) ? sc1 : sc0) *
+                          ((pt[mt][0][e] + pt[mt][1][e]) + (pt[mt][2][e] + pt[mt][3][e]));
+      }
     }
+    __syncwarp();  // every lane's reads of the slot are done before lane 0 frees it
     if (lane == 0) sm90::mbar_arrive(empty0 + 8 * slot);
     if (++slot == kS) {
       slot = 0;
@@ -1797,9 +1826,10 @@ inline sk::Plan plan(const KParams& p, int num_sms, bool split) {
   pl.G = split ? std::min<int64_t>(pl.U, num_sms) : pl.T;
   return pl;
 }
+// Bytes of partial sums the split plan wants (0: it splits no tile).
 inline size_t workspace(const KParams& p, int num_sms) {
   const sk::Plan pl = plan(p, num_sms, true);
-  return size_t(2 * pl.G) * size_t(p.M) * size_t(sk::kRB) * 4;
+  return pl.G == pl.T ? 0 : size_t(2 * pl.G) * size_t(p.M) * size_t(sk::kRB) * 4;
 }
 
 // The four tensor maps of a call (false: a stride or base the copy engine cannot take).
@@ -1811,7 +1841,7 @@ bool maps(const KParams& p, CUtensorMap (&m)[4]) {
                        uint64_t(p.N), uint64_t(p.row_bytes), 128, sk::kRB,
                        CU_TENSOR_MAP_SWIZZLE_128B) &&
          tensor_map_2d(&m[1], CU_TENSOR_MAP_DATA_TYPE_UINT16, p.x, uint64_t(p.K), uint64_t(p.M),
-                       uint64_t(p.ldx) * 2, kUK, 8 * MT, CU_TENSOR_MAP_SWIZZLE_NONE) &&
+                       uint64_t(p.ldx) * 2, kSK, 8 * MT, CU_TENSOR_MAP_SWIZZLE_NONE) &&
          tensor_map_2d(&m[2], CU_TENSOR_MAP_DATA_TYPE_FLOAT32, p.scales, G, uint64_t(p.N), G * 4,
                        4, sk::kRB, CU_TENSOR_MAP_SWIZZLE_NONE) &&
          (!p.zp || tensor_map_2d(&m[3], CU_TENSOR_MAP_DATA_TYPE_UINT8, p.zp, G, uint64_t(p.N), G,
@@ -1825,7 +1855,7 @@ bool maps(const KParams& p, CUtensorMap (&m)[4]) {
 inline bool takes(const KParams& p, bool x_vec, int num_sms) {
   auto al16 = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; };
   if (p.packed || p.bits != 4 || p.gs != 128 || p.M < 2 || p.M > 16 || !x_vec ||
-      p.K % 512 != 0 || (p.zp && p.groups % 16 != 0) || p.row_bytes % 16 != 0 || !al16(p.w) ||
+      p.K % kUK != 0 || (p.zp && p.groups % 16 != 0) || p.row_bytes % 16 != 0 || !al16(p.w) ||
       !al16(p.scales) || (p.zp && !al16(p.zp)) || p.N >= (int64_t(1) << 31) ||
       !sm90::encoder() || !gemm_sm90_available())
     return false;
@@ -1837,7 +1867,8 @@ inline bool takes(const KParams& p, bool x_vec, int num_sms) {
 template <int XT, int MT>
 cudaError_t launch_mt(const KParams& p, int num_sms, void* ws, size_t ws_bytes, cudaStream_t s) {
   const size_t need = workspace(p, num_sms);
-  const sk::Plan pl = plan(p, num_sms, ws && ws_bytes >= need);
+  const bool split = need > 0 && ws && ws_bytes >= need;
+  const sk::Plan pl = plan(p, num_sms, split);
   CUtensorMap m[4];
   if (!maps<MT>(p, m)) return cudaErrorInvalidValue;
   if (!p.zp) m[3] = m[2];  // not read
@@ -1846,11 +1877,8 @@ cudaError_t launch_mt(const KParams& p, int num_sms, void* ws, size_t ws_bytes, 
   if (e != cudaSuccess) return e;
   kern<<<unsigned(pl.G), kThreads, Cfg<MT>::kSmem, s>>>(m[0], m[1], m[2], m[3], p, pl,
                                                          static_cast<float*>(ws));
-  if (pl.G == pl.T) return cudaGetLastError();
-  const int64_t total = p.M * p.N;
-  sk::sk_reduce<<<unsigned(std::min<int64_t>((total + 255) / 256, 4 * num_sms)), 256, 0, s>>>(
-      p, pl, sk::kRB, static_cast<const float*>(ws));
-  return cudaGetLastError();
+  if (!split) return cudaGetLastError();
+  return sk::launch_reduce(p, pl, num_sms, ws, s);
 }
 
 template <int XT>

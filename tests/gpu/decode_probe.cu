@@ -12,7 +12,7 @@
 // M = 4 and 16 only (the stream-K kernel's variants beside the tile kernel); `ncu` = one decode
 // shape (70B.up W4 M=1) for a profiler. Build and run on the GPU machine:
 //   nvcc -O3 -std=c++17 -arch=sm_90a -Icsrc -Icsrc/include tests/gpu/decode_probe.cu \
-//     -o /tmp/decode_probe && /tmp/decode_probe [decode|ncu]
+//     csrc/cuda/cuda_gemm_sm90.cu -o /tmp/decode_probe && /tmp/decode_probe [decode|ncu]
 // Findings (H200, 2026-12-02) are in tests/gpu/README.md.
 #include <algorithm>
 #include <cmath>
@@ -83,23 +83,6 @@ __global__ void clock_kernel(double* ghz) {
   if (threadIdx.x == 0 && blockIdx.x == 0) *ghz = double(c1 - c0) / double(t1 - t0) + (a == 0.5f);
 }
 
-__global__ void fill_kernel(uint32_t* p, int64_t n, uint32_t seed) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    uint32_t x = uint32_t(i) * 2654435761u ^ seed;
-    x ^= x >> 13;
-    x *= 0x5bd1e995u;
-    x ^= x >> 15;
-    p[i] = x;
-  }
-}
-
-__global__ void fill_scales(float* s, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(gridDim.x) * blockDim.x)
-    s[i] = 1e-3f * float(1 + (i * 7919) % 13);
-}
-
 }  // namespace probe
 
 using namespace probe;
@@ -158,9 +141,9 @@ int main(int argc, char** argv) {
         CK(cudaMalloc(&w[c], wbytes));
         CK(cudaMalloc(&s[c], N * G * 4));
         CK(cudaMalloc(&z[c], N * G));
-        fill_kernel<<<1024, 256>>>(reinterpret_cast<uint32_t*>(w[c]), wbytes / 4, 17u + c);
-        fill_scales<<<1024, 256>>>(s[c], N * G);
-        fill_kernel<<<1024, 256>>>(reinterpret_cast<uint32_t*>(z[c]), N * G / 4, 99u + c);
+        fill_words<<<1024, 256>>>(reinterpret_cast<uint32_t*>(w[c]), wbytes / 4, 17u + c);
+        fill_scale_cycle<<<1024, 256>>>(s[c], N * G);
+        fill_words<<<1024, 256>>>(reinterpret_cast<uint32_t*>(z[c]), N * G / 4, 99u + c);
       }
       __half *x, *y;
       CK(cudaMalloc(&x, 16 * K * 2));

@@ -330,7 +330,7 @@ bool run_case_once(const Case& c, Stats& st, bool verbose) {
 // stream-K kernel forced (QMM_CUDA_DECODE=stream-k), which the library gives only to shapes
 // with 8+ chunks per block, so that the small shapes here test its tile sharing as well;
 // float-mode int4 cases in groups of 128 a third time on the TMA decode kernel
-// (QMM_CUDA_DECODE=tma; the library gives it shapes with 4+ units per block).
+// (QMM_CUDA_DECODE=tma; the library gives it shapes with 4+ units of 512 k per block).
 // Decode cases (M <= 16) also run on packed weights in the decode layout (qmm_pack with
 // QMM_CUDA_PACK=decode: the decode kernel on it for group sizes that are multiples of 32, a
 // canonical copy otherwise).
@@ -521,7 +521,7 @@ int cmd_check(bool quick) {
     k.M = 2; k.N = 9000; k.K = 2048; k.gs = 128; k.bits = 8; k.xt = QMM_DTYPE_F16;
     k.yt = QMM_DTYPE_BF16; run_case(k, st, true);
     // The TMA decode kernel (M = 2..16, int4, groups of 128, K % 512 == 0, with zero points
-    // K % 2048 == 0; run_case forces it on each): two units (K = 512, no zero points, rows past
+    // K % 2048 == 0; run_case forces it on each): one unit (K = 512, no zero points, rows past
     // N inside the 128-row tile), many row tiles with a partial last one split between blocks (N = 5000), a
     // long K over few tiles (28672: each tile over many blocks), bf16 X with a padded row stride
     // and fp32 Y, fp32 X (the row-scaled copy), both X tiles (M = 9..16) and one (M <= 8).
@@ -534,8 +534,7 @@ int cmd_check(bool quick) {
     t.M = 9; t.N = 300; t.K = 28672; t.xt = QMM_DTYPE_F32; t.yt = QMM_DTYPE_F16; t.ldx_pad = 0;
     t.zp = true; run_case(t, st, true);
     t.M = 7; t.N = 8192; t.K = 2048; t.xt = QMM_DTYPE_F16; t.ldy_pad = 5; run_case(t, st, true);
-    // ... and more 128-row tiles than SMs (blocks over several tiles, as on 70B.up; added after
-    // the 2026-12-04 device runs, not yet run there).
+    // ... and more 128-row tiles than SMs (blocks over several tiles, as on 70B.up).
     t.M = 16; t.N = 20000; t.K = 2048; t.ldy_pad = 0; run_case(t, st, true);
     t.M = 3; t.N = 33000; t.K = 1024; t.zp = false; run_case(t, st, true);
     // M = 1 with groups of 128 and int4 weights (decode_m1_g128_kernel and its persistent
@@ -636,7 +635,7 @@ int cmd_sanitize() {
     run_case(c, st, false);
     c.M = 12; c.bits = 8; c.gs = 128; c.xt = QMM_DTYPE_F32; c.zp = false; run_case(c, st, false);
   }
-  // The TMA decode kernel (forced by run_case): one unit per block (24 units, all tiles split),
+  // The TMA decode kernel (forced by run_case): one unit per block (12 units, all tiles split),
   // a partial last tile, both X tiles.
   {
     Case c{5, 300, 2048, 128, 4, true, QMM_DTYPE_F16, QMM_DTYPE_F16, QMM_COMPUTE_FLOAT};

@@ -1,6 +1,6 @@
-// Shared by the one-file diagnostics tests/gpu/decode_probe.cu and tests/gpu/gemm_probe.cu:
-// a CUDA error check that exits with the file and line, a CUDA-event timer, and the kernels'
-// parameter block for dense row-major operands.
+// Shared by the one-file diagnostics tests/gpu/decode_probe.cu, tma_probe.cu and gemm_probe.cu:
+// a CUDA error check that exits with the file and line, a CUDA-event timer, fills for random
+// weights and scales, and the kernels' parameter block for dense row-major operands.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -47,6 +47,25 @@ struct Timer {
     return v[v.size() / 2];
   }
 };
+
+// Random words (a hash of the index and seed) and a cycle of 13 small positive scales, for
+// weights and scales that are never zeros (decode_probe.cu, tma_probe.cu).
+__global__ void fill_words(uint32_t* p, int64_t n, uint32_t seed) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    uint32_t x = uint32_t(i) * 2654435761u ^ seed;
+    x ^= x >> 13;
+    x *= 0x5bd1e995u;
+    x ^= x >> 15;
+    p[i] = x;
+  }
+}
+
+__global__ void fill_scale_cycle(float* s, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    s[i] = 1e-3f * float(1 + (i * 7919) % 13);
+}
 
 // Kernel parameters for X [M, K] (row stride K), canonical weights with groups of gs, Y [M, N]
 // (row stride N), no row scale.
