@@ -14,8 +14,8 @@
 // row; 70B.up W4 M = 2 57.1 us against the stream-K kernel's 71.3). On sm_90 the float mode's
 // int4 weights in groups of 128 at the other M = 2..16 take the TMA decode kernel (namespace tk,
 // after sk: a producer warp, every operand in shared memory by TMA; tk::takes; H200, gpu_check
-// bench, 2026-12-04, (28672, 8192) M = 4 / 16: 58.4 / 70.6 us against the stream-K kernel's
-// 71.8 / 81.6 with its first units of 256 k, 49.8 / 64.5 in tma_probe with units of 512 k).
+// bench, 2026-12-04, (28672, 8192) M = 4 / 16: 58.4 / 70.6 us with its first units of 256 k,
+// the stream-K kernel 71.8 / 81.6; with units of 512 k 49.8 / 64.5 in tma_probe).
 //
 // Packed weights in the decode layout (cuda_kernels.h, QMM_CUDA_PACK=decode): the stream-K
 // kernel with PK = true (M = 2..16, and M = 1 where X is too long for decode_sk1_kernel) and
@@ -1598,8 +1598,9 @@ cudaError_t launch_q8(const KParams& p, const QuantX& qx, int num_sms, void* ws,
 // in block order by sk_reduce; without the workspace one tile per block).
 // Why units of 512 k (tests/gpu/tma_probe.cu, H200, 2026-12-04, 70B.up W4 (28672, 8192), us):
 // the read pattern alone (no arithmetic) takes 35.2 with only the 128 x 128 weight boxes, 46.0
-// with the 256-k units' scale, zero-point and X boxes (the 16-byte scale rows cost 5.8 of it: a
-// 32-byte sector read half, the other half re-read a unit later) and 40.5 with the 512-k units'.
+// with the 256-k units' scale, zero-point and X boxes (the scale box alone 5.8 of it: 128 rows
+// of 16 bytes, half a 32-byte sector each, read by two units in a row) and 40.5 with the 512-k
+// units' (half as many scale and zero-point boxes per weight byte).
 // The kernel, same process, M = 4 / 8 / 16: units of 512 k 49.8 / 52.5 / 64.5; of 256 k (the
 // first kernel) 54.5 / 56.5 / 71.2; of 1024 k (2 stages, scale rows of 32 bytes) 55.4 / 56.4 /
 // 70.9; 70B.down 49.2 / 53.8 / 61.0 against 54.5 / 54.8 / 67.9 (256 k); 70B.attn and 8B.up
@@ -1628,6 +1629,7 @@ template <int MT> struct Cfg {
   static constexpr int kStage = kZp + kZB;      // a multiple of 1024 (the swizzle's period)
   static constexpr int kBar = kS * kStage;
   static constexpr int kSmem = kBar + 24 * kS + 1024;  // + 3 kS mbarriers, alignment slack
+  static_assert(kStage % 1024 == 0 && kSmem <= 232448, "stage alignment, shared memory");
 };
 
 __device__ __forceinline__ void ldsm_x4(uint32_t a, uint32_t (&r)[4]) {

@@ -133,18 +133,11 @@ int main(int argc, char** argv) {
     for (int bits : {4, 8}) {
       if (ncu_only && bits != 4) continue;
       const int64_t row_bytes = K * bits / 8, wbytes = N * row_bytes;
-      const int copies = int(std::max<int64_t>(2, (400ll << 20) / wbytes + 1));
-      std::vector<uint8_t*> w(copies);
-      std::vector<float*> s(copies);
-      std::vector<int8_t*> z(copies);
-      for (int c = 0; c < copies; ++c) {
-        CK(cudaMalloc(&w[c], wbytes));
-        CK(cudaMalloc(&s[c], N * G * 4));
-        CK(cudaMalloc(&z[c], N * G));
-        fill_words<<<1024, 256>>>(reinterpret_cast<uint32_t*>(w[c]), wbytes / 4, 17u + c);
-        fill_scale_cycle<<<1024, 256>>>(s[c], N * G);
-        fill_words<<<1024, 256>>>(reinterpret_cast<uint32_t*>(z[c]), N * G / 4, 99u + c);
-      }
+      const WeightSet wset(N, row_bytes, G);
+      const int copies = wset.copies;
+      const std::vector<uint8_t*>& w = wset.w;
+      const std::vector<float*>& s = wset.s;
+      const std::vector<int8_t*>& z = wset.z;
       __half *x, *y;
       CK(cudaMalloc(&x, 16 * K * 2));
       CK(cudaMalloc(&y, 16 * N * 2));
@@ -283,11 +276,6 @@ int main(int argc, char** argv) {
                bytes + (M - 1) * (K + N) * 2.0);
         if (wbytes < (40ll << 20) && M == 1)
           report("decode (library), L2-resident", tm.median_us([&](int) { dec(0); }, 30), bytes);
-      }
-      for (int c = 0; c < copies; ++c) {
-        CK(cudaFree(w[c]));
-        CK(cudaFree(s[c]));
-        CK(cudaFree(z[c]));
       }
       CK(cudaFree(x));
       CK(cudaFree(y));

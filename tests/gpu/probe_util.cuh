@@ -1,6 +1,7 @@
 // Shared by the one-file diagnostics tests/gpu/decode_probe.cu, tma_probe.cu and gemm_probe.cu:
 // a CUDA error check that exits with the file and line, a CUDA-event timer, fills for random
-// weights and scales, and the kernels' parameter block for dense row-major operands.
+// weights and scales, rotated weight copies, and the kernels' parameter block for dense
+// row-major operands.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -66,6 +67,37 @@ __global__ void fill_scale_cycle(float* s, int64_t n) {
        i += int64_t(gridDim.x) * blockDim.x)
     s[i] = 1e-3f * float(1 + (i * 7919) % 13);
 }
+
+// Copies of random N x row_bytes weights, with fp32 scales and int8 zero points of `groups`
+// groups per row, enough to pass 400 MB (timings rotate through them, past L2); freed with it.
+struct WeightSet {
+  int copies;
+  std::vector<uint8_t*> w;
+  std::vector<float*> s;
+  std::vector<int8_t*> z;
+  WeightSet(int64_t N, int64_t row_bytes, int64_t groups)
+      : copies(int(std::max<int64_t>(2, (400ll << 20) / (N * row_bytes) + 1))),
+        w(copies), s(copies), z(copies) {
+    for (int c = 0; c < copies; ++c) {
+      CK(cudaMalloc(&w[c], N * row_bytes));
+      CK(cudaMalloc(&s[c], N * groups * 4));
+      CK(cudaMalloc(&z[c], N * groups));
+      fill_words<<<1024, 256>>>(reinterpret_cast<uint32_t*>(w[c]), N * row_bytes / 4, 17u + c);
+      fill_scale_cycle<<<1024, 256>>>(s[c], N * groups);
+      fill_words<<<1024, 256>>>(reinterpret_cast<uint32_t*>(z[c]), N * groups / 4, 99u + c);
+    }
+    CK(cudaDeviceSynchronize());
+  }
+  ~WeightSet() {
+    for (int c = 0; c < copies; ++c) {
+      cudaFree(w[c]);
+      cudaFree(s[c]);
+      cudaFree(z[c]);
+    }
+  }
+  WeightSet(const WeightSet&) = delete;
+  WeightSet& operator=(const WeightSet&) = delete;
+};
 
 // Kernel parameters for X [M, K] (row stride K), canonical weights with groups of gs, Y [M, N]
 // (row stride N), no row scale.

@@ -2,15 +2,16 @@
 // matrix into a shared-memory ring by TMA, for which box shapes, ring depths, L2 promotion and
 // unit orders? No arithmetic: one producer thread issues the boxes, one consumer warp waits on
 // each stage and gives it back. Beside it, in the same process and on the same weights, the
-// library's TMA decode kernel (tk::decode_tma_kernel, M = 4, 8, 16) and the
-// copy ceiling.
+// library's TMA decode kernel (tk::decode_tma_kernel, M = 4, 8, 16) and the copy ceiling.
 //
 // A unit is `nb` boxes of `bi` bytes x `br` rows, adjacent along the row (so nb * bi contiguous
 // bytes of each of br rows); units are numbered row tile by row tile, k fastest, and each block
 // takes a contiguous range of them (the stream-K order of the decode kernels), or with
-// `order 1` unit u goes to block u % G. `extras` adds what the decode kernel also loads per
-// unit: a scale box (16 bytes x br rows of fp32 [N, K / 128]), a zero-point box (16 bytes x br of
-// int8 [N, K / 128]) and an X box (256 k x 8 rows of fp16) per 128 weight bytes of a row.
+// `order 1` unit u goes to block u % G. `extras` (int4 only) adds what the decode kernel also
+// loads per unit: a scale box (sg fp32 groups x br rows of [N, K / 128]: 16 or 32 bytes a row),
+// a zero-point box (16 bytes x br of int8 [N, K / 128]) and an X box (256 k x 8 rows of fp16) per
+// 128 weight bytes of a row. The TMA decode kernel's own boxes are "2x128Bx128 +s+z+X 5 st"
+// (M <= 8; its 256-k units of before: "256-k kernel's boxes").
 // `bulk` > 0: 1-D bulk copies of `bulk` contiguous bytes per unit instead (a prepacked layout).
 //
 // Build and run on the GPU machine (sm_90a):
@@ -159,12 +160,10 @@ int main() {
                                             CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
                                             CU_TENSOR_MAP_L2_PROMOTION_L2_256B};
   // name, box bytes, box rows, boxes per unit, KB in flight per block, blocks per SM,
-  // promotion (0 none, 1 128 B, 2 256 B), order, bulk bytes, extras
-  // name, box bytes, box rows, boxes per unit, KB in flight per block, blocks per SM,
   // promotion (0 none, 1 128 B, 2 256 B), order, bulk bytes, extras (1 scale, 2 zp, 4 X),
   // groups per scale box (0: 4)
   const Cfg cfgs[] = {
-      {"kernel's boxes (128Bx128, +s+z+X, 6 st)", 128, 128, 1, 147, 1, 2, 0, 0, 7, 0},
+      {"256-k kernel's boxes (128Bx128 +s+z+X 6 st)", 128, 128, 1, 147, 1, 2, 0, 0, 7, 0},
       {"128Bx128 96K", 128, 128, 1, 96, 1, 2, 0, 0, 0, 0},
       {"128Bx128 96K promo none", 128, 128, 1, 96, 1, 0, 0, 0, 0, 0},
       {"128Bx128 96K promo 128", 128, 128, 1, 96, 1, 1, 0, 0, 0, 0},
@@ -203,29 +202,23 @@ int main() {
       {"bulk 16K 48K", 0, 0, 0, 48, 1, 2, 0, 16384, 0, 0},
   };
   struct Shape {
-    int64_t N, RB;
+    int64_t N, RB;  // rows, bytes per row
+    int bits;
     const char* name;
   };
-  const Shape shapes[] = {{28672, 4096, "70B.up W4"}, {8192, 14336, "70B.down W4"},
-                          {8192, 4096, "70B.attn W4"}, {14336, 2048, "8B.up W4"},
-                          {4096, 7168, "8B.down W4"}, {28672, 8192, "70B.up W8"}};
+  const Shape shapes[] = {{28672, 4096, 4, "70B.up W4"},  {8192, 14336, 4, "70B.down W4"},
+                          {8192, 4096, 4, "70B.attn W4"}, {14336, 2048, 4, "8B.up W4"},
+                          {4096, 7168, 4, "8B.down W4"},  {28672, 8192, 8, "70B.up W8"}};
   const char* only = std::getenv("TP_SHAPE");  // e.g. "70B.up W4": that shape only
   const bool no_probe = std::getenv("TP_KERNEL_ONLY") != nullptr;  // the decode kernel only
   for (const Shape& sh : shapes) {
     if (only && std::string(only) != sh.name) continue;
-    const int64_t N = sh.N, RB = sh.RB, wb = N * RB, K = 2 * RB, G128 = K / 128;
-    const int copies = int(std::max<int64_t>(2, (400ll << 20) / wb + 1));
-    std::vector<uint8_t*> w(copies);
-    std::vector<float*> s(copies);
-    std::vector<int8_t*> z(copies);
-    for (int c = 0; c < copies; ++c) {
-      CK(cudaMalloc(&w[c], wb));
-      CK(cudaMalloc(&s[c], N * G128 * 4));
-      CK(cudaMalloc(&z[c], N * G128));
-      fill_words<<<1024, 256>>>(reinterpret_cast<uint32_t*>(w[c]), wb / 4, 17u + c);
-      fill_scale_cycle<<<1024, 256>>>(s[c], N * G128);
-      fill_words<<<1024, 256>>>(reinterpret_cast<uint32_t*>(z[c]), N * G128 / 4, 99u + c);
-    }
+    const int64_t N = sh.N, RB = sh.RB, wb = N * RB, K = RB * 8 / sh.bits, G128 = K / 128;
+    const WeightSet wset(N, RB, G128);
+    const int copies = wset.copies;
+    const std::vector<uint8_t*>& w = wset.w;
+    const std::vector<float*>& s = wset.s;
+    const std::vector<int8_t*>& z = wset.z;
     __half *x, *y;
     CK(cudaMalloc(&x, 16 * K * 2));
     CK(cudaMalloc(&y, 16 * N * 2));
@@ -235,7 +228,7 @@ int main() {
       if (no_probe) break;
       const bool bulk = cf.bulk > 0;
       if (!bulk && (RB % (cf.nb * cf.bi) || N % cf.br)) continue;
-      if (cf.extras && RB != K / 2) continue;
+      if (cf.extras && sh.bits != 4) continue;
       Q q{};
       q.nb = cf.nb;
       q.bi = cf.bi;
@@ -250,7 +243,7 @@ int main() {
                        (cf.extras & 4 ? (cf.nb * cf.bi / 128) * 4096 : 0) + 1023) / 1024 * 1024;
       q.stages = std::max(2, cf.inflight_kb * 1024 / q.stage_bytes);
       const int smem = q.stages * (q.stage_bytes + 16) + 1024;
-      if (smem > 227 * 1024 / cf.bps) {
+      if (smem > std::min(227 * 1024, 228 * 1024 / cf.bps - 1024)) {  // (1 KB per block reserved)
         std::printf("%-11s %-42s skipped (%d B shared)\n", sh.name, cf.name, smem);
         continue;
       }
@@ -293,11 +286,12 @@ int main() {
         tma_read_kernel<<<unsigned(q.G), 64, smem>>>(mw[m], ms[m], mz[m], mx[0], q, sink);
         CK(cudaGetLastError());
       }, 20);
-      const double bytes = double(wb) + (cf.extras ? N * G128 * 5.0 : 0.0);
+      const double bytes = double(wb) + (cf.extras & 1 ? N * G128 * 4.0 : 0.0) +
+                           (cf.extras & 2 ? N * G128 : 0.0);  // (X from L2: not counted)
       std::printf("%-11s %-42s %2d stages %6.1f us %6.0f GB/s\n", sh.name, cf.name, q.stages, us,
                   bytes / us / 1e3);
     }
-    if (RB == K / 2) {  // int4: the library's TMA decode kernel on the same weights
+    if (sh.bits == 4) {  // the library's TMA decode kernel on the same weights
       void* ws = nullptr;
       const size_t ws_bytes = size_t(64) << 20;
       CK(cudaMalloc(&ws, ws_bytes));
@@ -320,11 +314,6 @@ int main() {
             [&](const KParams& q) { return launch_decode_float(q, sms, ws, ws_bytes, 0); });
       }
       CK(cudaFree(ws));
-    }
-    for (int c = 0; c < copies; ++c) {
-      CK(cudaFree(w[c]));
-      CK(cudaFree(s[c]));
-      CK(cudaFree(z[c]));
     }
     CK(cudaFree(x));
     CK(cudaFree(y));
