@@ -1853,7 +1853,9 @@ bool maps(const KParams& p, CUtensorMap (&m)[4]) {
 // Where it runs: a 9.0 device with the sm_90a build (gemm_sm90_available), float mode, int4
 // weights in groups of 128, M = 2..16, 16-byte aligned X rows, K % 512 == 0 and with zero points
 // K % 2048 == 0 (whole units, and scale / zero-point row strides the copy engine takes: 16-byte
-// multiples), 16-byte aligned weights, scales and zero points, and 4+ units per block.
+// multiples), 16-byte aligned weights, scales and zero points, and 4+ units per block (below
+// that the tile or stream-K kernel is faster: tma_probe with TP_NK, H200, 2026-12-04, in
+// tests/gpu/README.md).
 inline bool takes(const KParams& p, bool x_vec, int num_sms) {
   auto al16 = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; };
   if (p.packed || p.bits != 4 || p.gs != 128 || p.M < 2 || p.M > 16 || !x_vec ||

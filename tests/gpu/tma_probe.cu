@@ -2,7 +2,8 @@
 // matrix into a shared-memory ring by TMA, for which box shapes, ring depths, L2 promotion and
 // unit orders? No arithmetic: one producer thread issues the boxes, one consumer warp waits on
 // each stage and gives it back. Beside it, in the same process and on the same weights, the
-// library's TMA decode kernel (tk::decode_tma_kernel, M = 4, 8, 16) and the copy ceiling.
+// library's TMA decode kernel (tk::decode_tma_kernel, M = 4, 8, 16), the stream-K and tile
+// kernels, and the copy ceiling.
 //
 // A unit is `nb` boxes of `bi` bytes x `br` rows, adjacent along the row (so nb * bi contiguous
 // bytes of each of br rows); units are numbered row tile by row tile, k fastest, and each block
@@ -18,7 +19,8 @@
 //   nvcc -O3 -std=c++17 -arch=sm_90a -Icsrc -Icsrc/include tests/gpu/tma_probe.cu \
 //     csrc/cuda/cuda_gemm_sm90.cu -o /tmp/tp
 //   /tmp/tp            # every configuration on the int4 70B / 8B shapes and 70B.up W8
-// TP_SHAPE="70B.up W4" runs one shape; TP_KERNEL_ONLY=1 only the decode kernel (for ncu).
+// TP_SHAPE="70B.up W4" runs one shape; TP_KERNEL_ONLY=1 only the decode kernels (for ncu);
+// TP_NK="6144x4096,..." adds int4 shapes N x K.
 // Findings are in tests/gpu/README.md.
 #include <cstdio>
 #include <cstdlib>
@@ -206,9 +208,29 @@ int main() {
     int bits;
     const char* name;
   };
-  const Shape shapes[] = {{28672, 4096, 4, "70B.up W4"},  {8192, 14336, 4, "70B.down W4"},
-                          {8192, 4096, 4, "70B.attn W4"}, {14336, 2048, 4, "8B.up W4"},
-                          {4096, 7168, 4, "8B.down W4"},  {28672, 8192, 8, "70B.up W8"}};
+  std::vector<Shape> shapes = {{28672, 4096, 4, "70B.up W4"},  {8192, 14336, 4, "70B.down W4"},
+                               {8192, 4096, 4, "70B.attn W4"}, {14336, 2048, 4, "8B.up W4"},
+                               {4096, 7168, 4, "8B.down W4"},  {28672, 8192, 8, "70B.up W8"}};
+  // TP_NK="6144x4096,5120x4096": more int4 shapes (N x K), e.g. for the decode kernels' rules
+  std::vector<std::string> extra_names;
+  if (const char* nk = std::getenv("TP_NK")) {
+    for (std::string rest = nk; !rest.empty();) {
+      const size_t comma = rest.find(',');
+      const std::string one = rest.substr(0, comma);
+      rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+      long long n = 0, k = 0;
+      if (std::sscanf(one.c_str(), "%lldx%lld", &n, &k) == 2 && n > 0 && k % 512 == 0)
+        extra_names.push_back(one + " W4");
+      else
+        std::printf("TP_NK: skipped %s (N x K with K %% 512 == 0)\n", one.c_str());
+      // (the TMA decode kernel runs where K % 2048 == 0: the probe's zero points)
+    }
+    for (const std::string& e : extra_names) {
+      long long n = 0, k = 0;
+      std::sscanf(e.c_str(), "%lldx%lld", &n, &k);
+      shapes.push_back({n, k / 2, 4, e.c_str()});
+    }
+  }
   const char* only = std::getenv("TP_SHAPE");  // e.g. "70B.up W4": that shape only
   const bool no_probe = std::getenv("TP_KERNEL_ONLY") != nullptr;  // the decode kernel only
   for (const Shape& sh : shapes) {
@@ -309,7 +331,12 @@ int main() {
           std::printf("%-11s %-42s           %6.1f us %6.0f GB/s\n", sh.name, label, us,
                       (double(wb) + N * G128 * 5.0) / us / 1e3);
         };
-        run("tk::launch", [&](const KParams& q) { return tk::launch<0>(q, sms, ws, ws_bytes, 0); });
+        if (K % 2048 == 0)  // (zero points: their row stride must be a multiple of 16 bytes)
+          run("tk::launch",
+              [&](const KParams& q) { return tk::launch<0>(q, sms, ws, ws_bytes, 0); });
+        run("stream-K kernel",
+            [&](const KParams& q) { return sk::launch<0, 4>(q, sms, ws, ws_bytes, 0); });
+        run("tile kernel", [&](const KParams& q) { return launch_tiles<0>(q, true, 0); });
         run("library's pick",
             [&](const KParams& q) { return launch_decode_float(q, sms, ws, ws_bytes, 0); });
       }
