@@ -83,12 +83,14 @@ inline EncodeTiled encoder() {
 }
 
 // A 2-D tensor map: `outer` rows of `inner` elements, rows stride_bytes apart, boxes of
-// box_inner x box_outer, zero fill outside. False where the encoder refuses it (alignment,
+// box_inner x box_outer, zero fill outside, L2 promotion `promo` (the kernels take the default;
+// tests/gpu/tma_probe.cu times the others). False where the encoder refuses it (alignment,
 // strides) or is missing: the GEMM then takes its cp.async kernel; tk::takes (cuda_gemv.cu)
 // checks the same conditions before it picks the TMA decode kernel.
-inline bool tensor_map_2d(CUtensorMap* m, CUtensorMapDataType dt, const void* base, uint64_t inner,
-                   uint64_t outer, uint64_t stride_bytes, uint32_t box_inner, uint32_t box_outer,
-                   CUtensorMapSwizzle swizzle) {
+inline bool tensor_map_2d(CUtensorMap* m, CUtensorMapDataType dt, const void* base,
+                          uint64_t inner, uint64_t outer, uint64_t stride_bytes,
+                          uint32_t box_inner, uint32_t box_outer, CUtensorMapSwizzle swizzle,
+                          CUtensorMapL2promotion promo = CU_TENSOR_MAP_L2_PROMOTION_L2_256B) {
   const EncodeTiled enc = encoder();
   if (!enc || reinterpret_cast<uintptr_t>(base) % 16 != 0 || stride_bytes % 16 != 0) return false;
   const cuuint64_t dims[2] = {inner, outer};
@@ -96,7 +98,7 @@ inline bool tensor_map_2d(CUtensorMap* m, CUtensorMapDataType dt, const void* ba
   const cuuint32_t box[2] = {box_inner, box_outer};
   const cuuint32_t elem[2] = {1, 1};
   return enc(m, dt, 2, const_cast<void*>(base), dims, strides, box, elem,
-             CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+             CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, promo,
              CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 

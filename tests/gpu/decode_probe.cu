@@ -107,17 +107,7 @@ int main(int argc, char** argv) {
     CK(cudaMemcpy(&ghz, d, 8, cudaMemcpyDeviceToHost));
     std::printf("SM clock under load: %.2f GHz\n", ghz);
   }
-  if (!ncu_only && !decode_only) {  // copy ceiling
-    const size_t n = size_t(1) << 30;
-    void *a, *b;
-    CK(cudaMalloc(&a, n));
-    CK(cudaMalloc(&b, n));
-    CK(cudaMemset(a, 1, n));
-    const double us = tm.median_us([&](int) { CK(cudaMemcpyAsync(b, a, n, cudaMemcpyDeviceToDevice)); }, 10);
-    std::printf("copy 1 GiB: %.1f us = %.0f GB/s (read + write)\n", us, 2.0 * n / us / 1e3);
-    CK(cudaFree(a));
-    CK(cudaFree(b));
-  }
+  if (!ncu_only && !decode_only) print_copy_ceiling(tm);
   struct Shape {
     int64_t N, K;
     const char* name;
@@ -133,16 +123,12 @@ int main(int argc, char** argv) {
     for (int bits : {4, 8}) {
       if (ncu_only && bits != 4) continue;
       const int64_t row_bytes = K * bits / 8, wbytes = N * row_bytes;
-      const WeightSet wset(N, row_bytes, G);
+      const WeightSet wset(N, row_bytes, G, K);
       const int copies = wset.copies;
       const std::vector<uint8_t*>& w = wset.w;
       const std::vector<float*>& s = wset.s;
       const std::vector<int8_t*>& z = wset.z;
-      __half *x, *y;
-      CK(cudaMalloc(&x, 16 * K * 2));
-      CK(cudaMalloc(&y, 16 * N * 2));
-      CK(cudaMemset(x, 0x3c, 16 * K * 2));  // 1.0-ish fp16 pattern
-      CK(cudaDeviceSynchronize());
+      uint16_t *const x = wset.x, *const y = wset.y;
       const double bytes = double(wbytes) + N * G * 5.0 + K * 2.0 + N * 2.0;
       auto report = [&](const char* what, double us, double b) {
         std::printf("%-9s W%d %-34s %8.1f us %6.0f GB/s\n", sh.name, bits, what, us, b / us / 1e3);
@@ -277,8 +263,6 @@ int main(int argc, char** argv) {
         if (wbytes < (40ll << 20) && M == 1)
           report("decode (library), L2-resident", tm.median_us([&](int) { dec(0); }, 30), bytes);
       }
-      CK(cudaFree(x));
-      CK(cudaFree(y));
     }
   }
   return 0;

@@ -1,7 +1,7 @@
 // Shared by the one-file diagnostics tests/gpu/decode_probe.cu, tma_probe.cu and gemm_probe.cu:
-// a CUDA error check that exits with the file and line, a CUDA-event timer, fills for random
-// weights and scales, rotated weight copies, and the kernels' parameter block for dense
-// row-major operands.
+// a CUDA error check that exits with the file and line, a CUDA-event timer, the copy ceiling,
+// fills for random weights and scales, rotated weight copies, and the kernels' parameter block
+// for dense row-major operands.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -49,6 +49,21 @@ struct Timer {
   }
 };
 
+// The copy ceiling: a 1 GiB device-to-device copy, median of 10, printed as bytes read +
+// written per second.
+inline void print_copy_ceiling(Timer& tm) {
+  const size_t n = size_t(1) << 30;
+  void *a, *b;
+  CK(cudaMalloc(&a, n));
+  CK(cudaMalloc(&b, n));
+  CK(cudaMemset(a, 1, n));
+  const double us =
+      tm.median_us([&](int) { CK(cudaMemcpyAsync(b, a, n, cudaMemcpyDeviceToDevice)); }, 10);
+  std::printf("copy 1 GiB: %.1f us = %.0f GB/s (read + write)\n", us, 2.0 * n / us / 1e3);
+  CK(cudaFree(a));
+  CK(cudaFree(b));
+}
+
 // Random words (a hash of the index and seed) and a cycle of 13 small positive scales, for
 // weights and scales that are never zeros (decode_probe.cu, tma_probe.cu).
 __global__ void fill_words(uint32_t* p, int64_t n, uint32_t seed) {
@@ -69,13 +84,16 @@ __global__ void fill_scale_cycle(float* s, int64_t n) {
 }
 
 // Copies of random N x row_bytes weights, with fp32 scales and int8 zero points of `groups`
-// groups per row, enough to pass 400 MB (timings rotate through them, past L2); freed with it.
+// groups per row, enough to pass 400 MB (timings rotate through them, past L2), and fp16 X
+// (16 rows of K, every element 0x3c3c, about 1.1) and Y (16 rows of N) for them; freed with it.
 struct WeightSet {
   int copies;
   std::vector<uint8_t*> w;
   std::vector<float*> s;
   std::vector<int8_t*> z;
-  WeightSet(int64_t N, int64_t row_bytes, int64_t groups)
+  uint16_t* x = nullptr;
+  uint16_t* y = nullptr;
+  WeightSet(int64_t N, int64_t row_bytes, int64_t groups, int64_t K)
       : copies(int(std::max<int64_t>(2, (400ll << 20) / (N * row_bytes) + 1))),
         w(copies), s(copies), z(copies) {
     for (int c = 0; c < copies; ++c) {
@@ -86,9 +104,14 @@ struct WeightSet {
       fill_scale_cycle<<<1024, 256>>>(s[c], N * groups);
       fill_words<<<1024, 256>>>(reinterpret_cast<uint32_t*>(z[c]), N * groups / 4, 99u + c);
     }
+    CK(cudaMalloc(&x, 16 * K * 2));
+    CK(cudaMalloc(&y, 16 * N * 2));
+    CK(cudaMemset(x, 0x3c, 16 * K * 2));
     CK(cudaDeviceSynchronize());
   }
   ~WeightSet() {
+    cudaFree(x);
+    cudaFree(y);
     for (int c = 0; c < copies; ++c) {
       cudaFree(w[c]);
       cudaFree(s[c]);

@@ -125,18 +125,6 @@ struct Cfg {
   int extras, sg;
 };
 
-bool map2d(CUtensorMap* m, CUtensorMapDataType dt, const void* base, uint64_t inner,
-           uint64_t outer, uint64_t stride, uint32_t bx, uint32_t by, CUtensorMapSwizzle sw,
-           CUtensorMapL2promotion promo) {
-  const cuuint64_t dims[2] = {inner, outer};
-  const cuuint64_t strides[1] = {stride};
-  const cuuint32_t box[2] = {bx, by};
-  const cuuint32_t elem[2] = {1, 1};
-  return sm90::encoder()(m, dt, 2, const_cast<void*>(base), dims, strides, box, elem,
-                         CU_TENSOR_MAP_INTERLEAVE_NONE, sw, promo,
-                         CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
-}
-
 }  // namespace probe
 
 using namespace probe;
@@ -147,17 +135,8 @@ int main() {
   CK(cudaMalloc(&sink, 4));
   int sms = 0;
   CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
-  {
-    const size_t n = size_t(1) << 30;
-    void *a, *b;
-    CK(cudaMalloc(&a, n));
-    CK(cudaMalloc(&b, n));
-    CK(cudaMemset(a, 1, n));
-    const double us = tm.median_us([&](int) { CK(cudaMemcpyAsync(b, a, n, cudaMemcpyDeviceToDevice)); }, 10);
-    std::printf("copy 1 GiB: %.1f us = %.0f GB/s (read + write), %d SMs\n", us, 2.0 * n / us / 1e3, sms);
-    CK(cudaFree(a));
-    CK(cudaFree(b));
-  }
+  std::printf("%d SMs\n", sms);
+  print_copy_ceiling(tm);
   const CUtensorMapL2promotion promos[3] = {CU_TENSOR_MAP_L2_PROMOTION_NONE,
                                             CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
                                             CU_TENSOR_MAP_L2_PROMOTION_L2_256B};
@@ -236,16 +215,12 @@ int main() {
   for (const Shape& sh : shapes) {
     if (only && std::string(only) != sh.name) continue;
     const int64_t N = sh.N, RB = sh.RB, wb = N * RB, K = RB * 8 / sh.bits, G128 = K / 128;
-    const WeightSet wset(N, RB, G128);
+    const WeightSet wset(N, RB, G128, K);
     const int copies = wset.copies;
     const std::vector<uint8_t*>& w = wset.w;
     const std::vector<float*>& s = wset.s;
     const std::vector<int8_t*>& z = wset.z;
-    __half *x, *y;
-    CK(cudaMalloc(&x, 16 * K * 2));
-    CK(cudaMalloc(&y, 16 * N * 2));
-    CK(cudaMemset(x, 0x3c, 16 * K * 2));
-    CK(cudaDeviceSynchronize());
+    uint16_t *const x = wset.x, *const y = wset.y;
     for (const Cfg& cf : cfgs) {
       if (no_probe) break;
       const bool bulk = cf.bulk > 0;
@@ -281,21 +256,22 @@ int main() {
       std::vector<CUtensorMap> mw(copies), ms(copies), mz(copies), mx(1);
       for (int c = 0; c < copies; ++c) {
         if (bulk) break;
+        using sm90::tensor_map_2d;
         const bool ok =
-            map2d(&mw[c], CU_TENSOR_MAP_DATA_TYPE_UINT8, w[c], RB, N, RB, cf.bi, cf.br,
-                  cf.bi == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_NONE,
-                  promos[cf.promo]) &&
-            map2d(&ms[c], CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s[c], G128, N, G128 * 4, q.sg, cf.br,
-                  CU_TENSOR_MAP_SWIZZLE_NONE, promos[cf.promo]) &&
-            map2d(&mz[c], CU_TENSOR_MAP_DATA_TYPE_UINT8, z[c], G128, N, G128, 16, cf.br,
-                  CU_TENSOR_MAP_SWIZZLE_NONE, promos[cf.promo]);
+            tensor_map_2d(&mw[c], CU_TENSOR_MAP_DATA_TYPE_UINT8, w[c], RB, N, RB, cf.bi, cf.br,
+                          cf.bi == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_NONE,
+                          promos[cf.promo]) &&
+            tensor_map_2d(&ms[c], CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s[c], G128, N, G128 * 4, q.sg,
+                          cf.br, CU_TENSOR_MAP_SWIZZLE_NONE, promos[cf.promo]) &&
+            tensor_map_2d(&mz[c], CU_TENSOR_MAP_DATA_TYPE_UINT8, z[c], G128, N, G128, 16, cf.br,
+                          CU_TENSOR_MAP_SWIZZLE_NONE, promos[cf.promo]);
         if (!ok) {
           std::printf("%s: tensor map refused\n", cf.name);
           return 1;
         }
       }
-      if (!bulk && !map2d(&mx[0], CU_TENSOR_MAP_DATA_TYPE_UINT16, x, K, 16, K * 2, 256, 8,
-                          CU_TENSOR_MAP_SWIZZLE_NONE, promos[cf.promo])) {
+      if (!bulk && !sm90::tensor_map_2d(&mx[0], CU_TENSOR_MAP_DATA_TYPE_UINT16, x, K, 16, K * 2,
+                                        256, 8, CU_TENSOR_MAP_SWIZZLE_NONE, promos[cf.promo])) {
         std::printf("X map refused\n");
         return 1;
       }
@@ -342,8 +318,6 @@ int main() {
       }
       CK(cudaFree(ws));
     }
-    CK(cudaFree(x));
-    CK(cudaFree(y));
   }
   return 0;
 }
