@@ -1616,16 +1616,22 @@ namespace tk {
 
 constexpr int kCW = 8;                      // consumer warps
 constexpr int kThreads = (kCW + 1) * 32;    // + the producer warp
-constexpr int kSK = 256;                    // k per sub-chunk (one weight box)
-constexpr int kKB = 2;                      // sub-chunks per unit: units of 512 k, 4 groups
-constexpr int kUK = kKB * kSK;
-constexpr int kWBox = sk::kRB * kSK / 2;    // weight bytes per box (int4)
-constexpr int kSB = sk::kRB * 16;           // scale box bytes (the unit's 4 groups)
-constexpr int kZB = sk::kRB * 16;           // zero-point box bytes (16 groups: 4 units)
+constexpr int kKB = 2;                      // sub-chunks (weight boxes) per unit
+constexpr int kWBox = sk::kRB * 128;        // weight bytes per box: 128 bytes x 128 rows
+constexpr int kSB = sk::kRB * 16;           // scale box bytes (4 groups)
+constexpr int kZB = sk::kRB * 16;           // zero-point box bytes (16 groups)
 
-template <int MT> struct Cfg {
-  static constexpr int kS = 6 - MT;             // ring stages (5 / 4: what shared memory holds)
-  static constexpr int kXB = MT * 8 * kSK * 2;  // X bytes per sub-chunk: 8 MT rows
+// BITS = 4: sub-chunks of 256 k (units of 512 k, 4 groups); 8: of 128 k (one group; units of
+// 256 k, whose 2 groups are half of a scale box).
+template <int BITS> struct Units {
+  static constexpr int kSK = 128 * 8 / BITS;  // k per sub-chunk (one weight box)
+  static constexpr int kUK = kKB * kSK;       // k per unit
+  static constexpr int kGU = kUK / 128;       // groups per unit
+};
+
+template <int BITS, int MT> struct Cfg {
+  static constexpr int kS = BITS == 4 ? 6 - MT : 5;  // ring stages (what shared memory holds)
+  static constexpr int kXB = MT * 8 * Units<BITS>::kSK * 2;  // X bytes per sub-chunk: 8 MT rows
   static constexpr int kX = kKB * kWBox, kSc = kX + kKB * kXB, kZp = kSc + kSB;
   static constexpr int kStage = kZp + kZB;      // a multiple of 1024 (the swizzle's period)
   static constexpr int kBar = kS * kStage;
@@ -1638,11 +1644,17 @@ __device__ __forceinline__ void ldsm_x4(uint32_t a, uint32_t (&r)[4]) {
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(a));
 }
+__device__ __forceinline__ int lds_s8(uint32_t a) {
+  uint32_t r;
+  asm volatile("ld.shared.u8 %0, [%1];" : "=r"(r) : "r"(a));
+  return int(int8_t(r));
+}
 
-// tmw: weights [N, K / 2 bytes], box 128 bytes x 128 rows, 128-byte swizzle; tmx: X [M, K]
-// (16-bit), box 256 k x 8 MT rows; tms: scales [N, groups] fp32, box 4 x 128; tmz: zero points
+// tmw: weights [N, K * BITS / 8 bytes], box 128 bytes x 128 rows, 128-byte swizzle; tmx: X [M,
+// K] (16-bit), BITS = 4: box 256 k x 8 MT rows; 8: [K / 64][M][64] (slabs of 64 k), box 2 slabs
+// x 8 MT rows, 128-byte swizzle; tms: scales [N, groups] fp32, box 4 x 128; tmz: zero points
 // [N, groups] int8, box 16 x 128 (unused without zero points).
-template <int XT, int MT>
+template <int XT, int BITS, int MT>
 __global__ void __launch_bounds__(kThreads, 1)
     decode_tma_kernel(const __grid_constant__ CUtensorMap tmw,
                       const __grid_constant__ CUtensorMap tmx,
@@ -1651,8 +1663,8 @@ __global__ void __launch_bounds__(kThreads, 1)
                       float* part) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   using T = typename XType<XT>::T;
-  using CF = Cfg<MT>;
-  constexpr int kS = CF::kS, kGU = 2 * kKB;  // stages, groups per unit
+  using CF = Cfg<BITS, MT>;
+  constexpr int kS = CF::kS, kGU = Units<BITS>::kGU, kSK = Units<BITS>::kSK;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t sbase = (smem_u32(smem_raw) + 1023) & ~1023u;
   // copied[s]: the TMA bytes (1 arrival); full[s]: the producer's lanes; empty[s]: the consumers
@@ -1673,19 +1685,25 @@ __global__ void __launch_bounds__(kThreads, 1)
     int js = 0;
     uint32_t jph = 0;
     auto copy = [&](int j) {  // lane 0: unit j into slot js
-      if (j >= kS) sm90::mbar_wait(empty0 + 8 * js, jph ^ 1);
+      if (j >= kS) sm90::mbar_wait(empty0 + 8 * js, jph ^ 1);  // the previous round's release
       const uint32_t st = sbase + uint32_t(js * CF::kStage), bar = copied0 + 8 * js;
-      sm90::mbar_expect_tx(bar, kKB * (kWBox + CF::kXB) + kSB + (zp ? kZB : 0));
+      // 8 bits: a unit pair's scale box comes with its first unit (or a block's first unit)
+      const bool sbox = BITS == 4 || (wc & 1) == 0 || j == 0;
+      sm90::mbar_expect_tx(bar, kKB * (kWBox + CF::kXB) + (sbox ? kSB : 0) + (zp ? kZB : 0));
       const int row = int(wt * sk::kRB), g0 = kGU * wc;  // the unit's first row and group
 #pragma unroll
       for (int q = 0; q < kKB; ++q) {
-        sm90::tma_load_2d(st + uint32_t(q * kWBox), &tmw, (kKB * wc + q) * (kSK / 2), row, bar);
-        sm90::tma_load_2d(st + uint32_t(CF::kX + q * CF::kXB), &tmx, (kKB * wc + q) * kSK, 0,
-                          bar);
+        sm90::tma_load_2d(st + uint32_t(q * kWBox), &tmw, (kKB * wc + q) * 128, row, bar);
+        if constexpr (BITS == 4)
+          sm90::tma_load_2d(st + uint32_t(CF::kX + q * CF::kXB), &tmx, (kKB * wc + q) * kSK, 0,
+                            bar);
+        else
+          sm90::tma_load_3d(st + uint32_t(CF::kX + q * CF::kXB), &tmx, 0, 0, 2 * (kKB * wc + q),
+                            bar);
       }
-      // (a box's first element must be 16-byte aligned: the unit's 4 scales are, zero-point
-      // boxes start at a multiple of 16 groups, the unit's 4 inside)
-      sm90::tma_load_2d(st + CF::kSc, &tms, g0, row, bar);
+      // (a box's first element must be 16-byte aligned: the unit's 4 scales are (8 bits: the 4
+      // of its unit pair), zero-point boxes start at a multiple of 16 groups, the unit's inside)
+      if (sbox) sm90::tma_load_2d(st + CF::kSc, &tms, 4 * (g0 >> 2), row, bar);
       if (zp) sm90::tma_load_2d(st + CF::kZp, &tmz, 16 * (g0 >> 4), row, bar);
       if (++wc == C) {
         wc = 0;
@@ -1696,6 +1714,11 @@ __global__ void __launch_bounds__(kThreads, 1)
         jph ^= 1;
       }
     };
+    if constexpr (BITS == 8) {  // X needs no permutation: the consumers wait on `copied`
+      if (lane == 0)
+        for (int j = 0; j < nu; ++j) copy(j);  // (copy waits for the slot's release)
+      return;
+    }
     if (lane == 0)
       for (int j = 0; j < kS - 1 && j < nu; ++j) copy(j);
     int slot = 0;
@@ -1745,6 +1768,16 @@ __global__ void __launch_bounds__(kThreads, 1)
   const uint32_t xo = CF::kX + 16 * uint32_t(lane);
   const uint32_t so = CF::kSc + 16 * uint32_t(warp * 16 + g);  // row g; g + 8 at + 128
   const uint32_t zo = CF::kZp + 16 * uint32_t(warp * 16 + g);
+  // 8 bits (sk's chunk order): lane (g, t) reads k 32 t .. 32 t + 31 of its rows g, g + 8 (the
+  // sub-chunk's 16-byte pieces 2 t, 2 t + 1) and of X rows g (+ 8 mt) (slab t / 2, pieces
+  // 4 (t % 2) .. + 3), all swizzled by the row's g.
+  const int t = lane & 3;
+  const uint32_t w8o = 16 * uint32_t(warp * 16 + g) * 8 + 16 * uint32_t((2 * t) ^ g);
+  const uint32_t w8o1 = 16 * uint32_t(warp * 16 + g) * 8 + 16 * uint32_t((2 * t + 1) ^ g);
+  uint32_t x8o[4];
+#pragma unroll
+  for (int j = 0; j < 4; ++j)
+    x8o[j] = uint32_t(CF::kX + (t >> 1) * MT * 1024 + g * 128 + 16 * ((4 * (t & 1) + j) ^ g));
 
   const int64_t t0 = u0 / C;
   sk::Seg sg{t0, int(u0 - t0 * C), int(u0 - t0 * C), true};
@@ -1754,64 +1787,101 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
     for (int e = 0; e < 4; ++e) acc[mt][e] = 0.0f;
 
-  int slot = 0;
-  uint32_t ph = 0;
+  int slot = 0, prev_slot = 0;
+  uint32_t ph = 0, prev_st = 0;
   for (int i = 0; i < nu; ++i) {
     const uint32_t st = sbase + uint32_t(slot * CF::kStage);
-    sm90::mbar_wait(full0 + 8 * slot, ph);
+    sm90::mbar_wait((BITS == 4 ? full0 : copied0) + 8 * slot, ph);
     const uint32_t zof = zo + uint32_t((kGU * sg.c) & 15);  // the unit's zero points in the box
+    // 8 bits: the scales of a pair's second unit are in the first one's stage (kept until then)
+    const bool own = BITS == 4 || (sg.c & 1) == 0 || i == 0;
+    const bool keep = BITS == 8 && (sg.c & 1) == 0 && i + 1 < nu;
+    if constexpr (BITS == 8) {
+      const uint32_t sof = (own ? st : prev_st) + so + 4 * uint32_t((kGU * sg.c) & 3);
+      const float nosx[MT][2] = {};  // (no activation scales: float mode)
 #pragma unroll
-    for (int q = 0; q < kKB; ++q) {
-      const uint32_t sq = st + uint32_t(q * kWBox), xq = st + uint32_t(q * CF::kXB);
-      uint32_t wq[4][4];
+      for (int q = 0; q < kKB; ++q) {  // sub-chunk q = group 2 c + q: sk's mma on one chunk
+        const uint32_t sq = st + uint32_t(q * kWBox), xq = st + uint32_t(q * CF::kXB);
+        sk::WSlot<8> sl;
 #pragma unroll
-      for (int j = 0; j < 4; ++j) ldsm_x4(sq + lmo[j], wq[j]);
-      // sub-chunk q's groups 2 q, 2 q + 1 of rows g, g + 8
-      const uint2 s0 = lds64(st + so + 8 * q), s1 = lds64(st + so + 8 * q + 128);
-      uint32_t z0 = 0, z1 = 0;
-      if (zp) {
-        z0 = lds16(st + zof + 2 * q);
-        z1 = lds16(st + zof + 2 * q + 128);
-      }
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {  // the sub-chunk's two groups
-        const float sc0 = __uint_as_float(h ? s0.y : s0.x), sc1 = __uint_as_float(h ? s1.y : s1.x);
-        Deq<T> d0, d1;
-        d0.init(sc0, int(int8_t(z0 >> (8 * h))));
-        d1.init(sc1, int(int8_t(z1 >> (8 * h))));
-        float pt[MT][4][4];
+        for (int r = 0; r < 2; ++r) {  // rows g, g + 8
+          sl.w[r].v[0] = lds128(sq + w8o + uint32_t(r * 1024));
+          sl.w[r].v[1] = lds128(sq + w8o1 + uint32_t(r * 1024));
+          sl.s[r] = __uint_as_float(lds32(sof + uint32_t(4 * q + 128 * r)));
+          sl.z[r] = zp ? lds_s8(st + zof + uint32_t(q + 128 * r)) : 0;
+        }
+        uint32_t xb[MT][16];
 #pragma unroll
         for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-          for (int c = 0; c < 4; ++c)
-#pragma unroll
-            for (int e = 0; e < 4; ++e) pt[mt][c][e] = 0.0f;
-#pragma unroll
-        for (int cc = 0; cc < 4; ++cc) {  // 32-k piece c = 4 h + cc of rows g, g + 8
-          const int c = 4 * h + cc;
-          uint32_t a0[4], a1[4];
-          d0.template w4<false>(wq[c >> 1][2 * (c & 1)], a0);
-          d1.template w4<false>(wq[c >> 1][2 * (c & 1) + 1], a1);
-          const uint32_t fa[4] = {a0[0], a1[0], a0[1], a1[1]};
-          const uint32_t fb[4] = {a0[2], a1[2], a0[3], a1[3]};
-#pragma unroll
-          for (int mt = 0; mt < MT; ++mt) {
-            const uint4 x = lds128(xq + xo + uint32_t((mt * 8 + c) * 512));
-            const uint32_t b0[2] = {x.x, x.y}, b1[2] = {x.z, x.w};
-            mma16816<T>(pt[mt][(cc & 1) * 2], fa, b0);
-            mma16816<T>(pt[mt][(cc & 1) * 2 + 1], fb, b1);
+          for (int j = 0; j < 4; ++j) {
+            const uint4 v = lds128(xq + x8o[j] + uint32_t(mt * 1024));
+            xb[mt][4 * j] = v.x;
+            xb[mt][4 * j + 1] = v.y;
+            xb[mt][4 * j + 2] = v.z;
+            xb[mt][4 * j + 3] = v.w;
           }
+        sk::unit_mma_x<T, 8, true, MT, false>(sl, xb, nosx, acc);
+      }
+    } else {
+#pragma unroll
+      for (int q = 0; q < kKB; ++q) {
+        const uint32_t sq = st + uint32_t(q * kWBox), xq = st + uint32_t(q * CF::kXB);
+        uint32_t wq[4][4];
+#pragma unroll
+        for (int j = 0; j < 4; ++j) ldsm_x4(sq + lmo[j], wq[j]);
+        // sub-chunk q's groups 2 q, 2 q + 1 of rows g, g + 8
+        const uint2 s0 = lds64(st + so + 8 * q), s1 = lds64(st + so + 8 * q + 128);
+        uint32_t z0 = 0, z1 = 0;
+        if (zp) {
+          z0 = lds16(st + zof + 2 * q);
+          z1 = lds16(st + zof + 2 * q + 128);
         }
 #pragma unroll
-        for (int mt = 0; mt < MT; ++mt)
+        for (int h = 0; h < 2; ++h) {  // the sub-chunk's two groups
+          const float sc0 = __uint_as_float(h ? s0.y : s0.x), sc1 = __uint_as_float(h ? s1.y : s1.x);
+          Deq<T> d0, d1;
+          d0.init(sc0, int(int8_t(z0 >> (8 * h))));
+          d1.init(sc1, int(int8_t(z1 >> (8 * h))));
+          float pt[MT][4][4];
 #pragma unroll
-          for (int e = 0; e < 4; ++e)
-            acc[mt][e] += ((e >> 1) ? sc1 : sc0) *
-                          ((pt[mt][0][e] + pt[mt][1][e]) + (pt[mt][2][e] + pt[mt][3][e]));
+          for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+            for (int c = 0; c < 4; ++c)
+#pragma unroll
+              for (int e = 0; e < 4; ++e) pt[mt][c][e] = 0.0f;
+#pragma unroll
+          for (int cc = 0; cc < 4; ++cc) {  // 32-k piece c = 4 h + cc of rows g, g + 8
+            const int c = 4 * h + cc;
+            uint32_t a0[4], a1[4];
+            d0.template w4<false>(wq[c >> 1][2 * (c & 1)], a0);
+            d1.template w4<false>(wq[c >> 1][2 * (c & 1) + 1], a1);
+            const uint32_t fa[4] = {a0[0], a1[0], a0[1], a1[1]};
+            const uint32_t fb[4] = {a0[2], a1[2], a0[3], a1[3]};
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt) {
+              const uint4 x = lds128(xq + xo + uint32_t((mt * 8 + c) * 512));
+              const uint32_t b0[2] = {x.x, x.y}, b1[2] = {x.z, x.w};
+              mma16816<T>(pt[mt][(cc & 1) * 2], fa, b0);
+              mma16816<T>(pt[mt][(cc & 1) * 2 + 1], fb, b1);
+            }
+          }
+#pragma unroll
+          for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e)
+              acc[mt][e] += ((e >> 1) ? sc1 : sc0) *
+                            ((pt[mt][0][e] + pt[mt][1][e]) + (pt[mt][2][e] + pt[mt][3][e]));
+        }
       }
     }
     __syncwarp();  // every lane's reads of the slot are done before lane 0 frees it
-    if (lane == 0) sm90::mbar_arrive(empty0 + 8 * slot);
+    if (lane == 0) {
+      if (!own) sm90::mbar_arrive(empty0 + 8 * prev_slot);  // the pair's first stage
+      if (!keep) sm90::mbar_arrive(empty0 + 8 * slot);
+    }
+    prev_st = st;
+    prev_slot = slot;
     if (++slot == kS) {
       slot = 0;
       ph ^= 1;
@@ -1824,7 +1894,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 inline sk::Plan plan(const KParams& p, int num_sms, bool split) {
   sk::Plan pl;
   pl.T = (p.N + sk::kRB - 1) / sk::kRB;
-  pl.C = p.K / kUK;
+  pl.C = p.K / (p.bits == 4 ? Units<4>::kUK : Units<8>::kUK);
   pl.U = pl.T * pl.C;
   pl.G = split ? std::min<int64_t>(pl.U, num_sms) : pl.T;
   return pl;
@@ -1836,15 +1906,22 @@ inline size_t workspace(const KParams& p, int num_sms) {
 }
 
 // The four tensor maps of a call (false: a stride or base the copy engine cannot take).
-template <int MT>
+template <int BITS, int MT>
 bool maps(const KParams& p, CUtensorMap (&m)[4]) {
   using namespace sm90;
   const uint64_t G = uint64_t(p.groups);
-  return tensor_map_2d(&m[0], CU_TENSOR_MAP_DATA_TYPE_UINT8, p.w, uint64_t(p.K / 2),
+  const bool x_ok =
+      BITS == 4
+          ? tensor_map_2d(&m[1], CU_TENSOR_MAP_DATA_TYPE_UINT16, p.x, uint64_t(p.K),
+                          uint64_t(p.M), uint64_t(p.ldx) * 2, Units<4>::kSK, 8 * MT,
+                          CU_TENSOR_MAP_SWIZZLE_NONE)
+          : tensor_map_3d(&m[1], CU_TENSOR_MAP_DATA_TYPE_UINT16, p.x, 64, uint64_t(p.M),
+                          uint64_t(p.K / 64), uint64_t(p.ldx) * 2, 128, 64, 8 * MT, 2,
+                          CU_TENSOR_MAP_SWIZZLE_128B);
+  return tensor_map_2d(&m[0], CU_TENSOR_MAP_DATA_TYPE_UINT8, p.w, uint64_t(p.K * BITS / 8),
                        uint64_t(p.N), uint64_t(p.row_bytes), 128, sk::kRB,
                        CU_TENSOR_MAP_SWIZZLE_128B) &&
-         tensor_map_2d(&m[1], CU_TENSOR_MAP_DATA_TYPE_UINT16, p.x, uint64_t(p.K), uint64_t(p.M),
-                       uint64_t(p.ldx) * 2, kSK, 8 * MT, CU_TENSOR_MAP_SWIZZLE_NONE) &&
+         x_ok &&
          tensor_map_2d(&m[2], CU_TENSOR_MAP_DATA_TYPE_FLOAT32, p.scales, G, uint64_t(p.N), G * 4,
                        4, sk::kRB, CU_TENSOR_MAP_SWIZZLE_NONE) &&
          (!p.zp || tensor_map_2d(&m[3], CU_TENSOR_MAP_DATA_TYPE_UINT8, p.zp, G, uint64_t(p.N), G,
@@ -1859,8 +1936,8 @@ bool maps(const KParams& p, CUtensorMap (&m)[4]) {
 // tests/gpu/README.md).
 inline bool takes(const KParams& p, bool x_vec, int num_sms) {
   auto al16 = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; };
-  if (p.packed || p.bits != 4 || p.gs != 128 || p.M < 2 || p.M > 16 || !x_vec ||
-      p.K % kUK != 0 || (p.zp && p.groups % 16 != 0) || p.row_bytes % 16 != 0 || !al16(p.w) ||
+  if (p.packed || (p.bits != 4 && p.bits != 8) || p.gs != 128 || p.M < 2 || p.M > 16 ||
+      !x_vec || p.K % 512 != 0 || (p.zp && p.groups % 16 != 0) || p.row_bytes % 16 != 0 || !al16(p.w) ||
       !al16(p.scales) || (p.zp && !al16(p.zp)) || p.N >= (int64_t(1) << 31) ||
       !sm90::encoder() || !gemm_sm90_available())
     return false;
@@ -1869,27 +1946,34 @@ inline bool takes(const KParams& p, bool x_vec, int num_sms) {
   return plan(p, num_sms, false).U >= 4 * int64_t(num_sms);
 }
 
-template <int XT, int MT>
+template <int XT, int BITS, int MT>
 cudaError_t launch_mt(const KParams& p, int num_sms, void* ws, size_t ws_bytes, cudaStream_t s) {
   const size_t need = workspace(p, num_sms);
   const bool split = need > 0 && ws && ws_bytes >= need;
   const sk::Plan pl = plan(p, num_sms, split);
   CUtensorMap m[4];
-  if (!maps<MT>(p, m)) return cudaErrorInvalidValue;
+  if (!maps<BITS, MT>(p, m)) return cudaErrorInvalidValue;
   if (!p.zp) m[3] = m[2];  // not read
-  constexpr auto kern = decode_tma_kernel<XT, MT>;
-  const cudaError_t e = opt_in_smem<kern>(Cfg<MT>::kSmem);
+  constexpr auto kern = decode_tma_kernel<XT, BITS, MT>;
+  constexpr int kSmem = Cfg<BITS, MT>::kSmem;
+  const cudaError_t e = opt_in_smem<kern>(kSmem);
   if (e != cudaSuccess) return e;
-  kern<<<unsigned(pl.G), kThreads, Cfg<MT>::kSmem, s>>>(m[0], m[1], m[2], m[3], p, pl,
-                                                         static_cast<float*>(ws));
+  kern<<<unsigned(pl.G), kThreads, kSmem, s>>>(m[0], m[1], m[2], m[3], p, pl,
+                                                static_cast<float*>(ws));
   if (!split) return cudaGetLastError();
   return sk::launch_reduce(p, pl, num_sms, ws, s);
 }
 
+template <int XT, int BITS>
+cudaError_t launch_bits(const KParams& p, int num_sms, void* ws, size_t ws_bytes,
+                        cudaStream_t s) {
+  return p.M <= 8 ? launch_mt<XT, BITS, 1>(p, num_sms, ws, ws_bytes, s)
+                  : launch_mt<XT, BITS, 2>(p, num_sms, ws, ws_bytes, s);
+}
 template <int XT>
 cudaError_t launch(const KParams& p, int num_sms, void* ws, size_t ws_bytes, cudaStream_t s) {
-  return p.M <= 8 ? launch_mt<XT, 1>(p, num_sms, ws, ws_bytes, s)
-                  : launch_mt<XT, 2>(p, num_sms, ws, ws_bytes, s);
+  return p.bits == 4 ? launch_bits<XT, 4>(p, num_sms, ws, ws_bytes, s)
+                     : launch_bits<XT, 8>(p, num_sms, ws, ws_bytes, s);
 }
 
 }  // namespace tk

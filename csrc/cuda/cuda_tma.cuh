@@ -61,6 +61,16 @@ __device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap* map
       : "memory");
 }
 
+// Box (c0, c1, c2) of a 3-D tensor map, likewise.
+__device__ __forceinline__ void tma_load_3d(uint32_t dst, const CUtensorMap* map, int c0, int c1,
+                                            int c2, uint32_t bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+      " [%0], [%1, {%2, %3, %4}], [%5];" ::"r"(dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(bar)
+      : "memory");
+}
+
 // The driver's tensor-map encoder (cuTensorMapEncodeTiled), reached through the runtime so
 // that nothing links libcuda; nullptr where the driver has none.
 using EncodeTiled = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*,
@@ -99,6 +109,23 @@ inline bool tensor_map_2d(CUtensorMap* m, CUtensorMapDataType dt, const void* ba
   const cuuint32_t elem[2] = {1, 1};
   return enc(m, dt, 2, const_cast<void*>(base), dims, strides, box, elem,
              CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, promo,
+             CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+// A 3-D tensor map: d2 slabs of d1 rows of d0 elements, rows stride1 bytes apart, slabs stride2
+// (e.g. a matrix seen as slabs of 64 columns: stride2 = 128 bytes < stride1), boxes b0 x b1 x b2.
+inline bool tensor_map_3d(CUtensorMap* m, CUtensorMapDataType dt, const void* base, uint64_t d0,
+                          uint64_t d1, uint64_t d2, uint64_t stride1, uint64_t stride2,
+                          uint32_t b0, uint32_t b1, uint32_t b2, CUtensorMapSwizzle swizzle) {
+  const EncodeTiled enc = encoder();
+  if (!enc || reinterpret_cast<uintptr_t>(base) % 16 != 0 || stride1 % 16 != 0 ||
+      stride2 % 16 != 0)
+    return false;
+  const cuuint64_t dims[3] = {d0, d1, d2};
+  const cuuint64_t strides[2] = {stride1, stride2};
+  const cuuint32_t box[3] = {b0, b1, b2};
+  const cuuint32_t elem[3] = {1, 1, 1};
+  return enc(m, dt, 3, const_cast<void*>(base), dims, strides, box, elem,
+             CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
              CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 

@@ -346,7 +346,7 @@ bool run_case(const Case& c, Stats& st, bool verbose) {
     g_tag = "";
   };
   if (c.M >= 2 && c.M <= 16) again("QMM_CUDA_DECODE", "stream-k", " [stream-k forced]");
-  if (c.M >= 2 && c.M <= 16 && c.mode == QMM_COMPUTE_FLOAT && c.bits == 4 && c.gs == 128 &&
+  if (c.M >= 2 && c.M <= 16 && c.mode == QMM_COMPUTE_FLOAT && c.gs == 128 &&
       !c.packed)  // the TMA decode kernel's shapes (K % 512 == 0 and sm_90; else as picked)
     again("QMM_CUDA_DECODE", "tma", " [tma forced]");
   if (c.M <= 16 && !c.packed) {  // the decode layout's kernels (or a canonical copy)

@@ -189,7 +189,9 @@ int main() {
   };
   std::vector<Shape> shapes = {{28672, 4096, 4, "70B.up W4"},  {8192, 14336, 4, "70B.down W4"},
                                {8192, 4096, 4, "70B.attn W4"}, {14336, 2048, 4, "8B.up W4"},
-                               {4096, 7168, 4, "8B.down W4"},  {28672, 8192, 8, "70B.up W8"}};
+                               {4096, 7168, 4, "8B.down W4"},  {28672, 8192, 8, "70B.up W8"},
+                               {8192, 28672, 8, "70B.down W8"}, {8192, 8192, 8, "70B.attn W8"},
+                               {14336, 4096, 8, "8B.up W8"},    {4096, 14336, 8, "8B.down W8"}};
   // TP_NK="6144x4096,5120x4096": more int4 shapes (N x K), e.g. for the decode kernels' rules
   std::vector<std::string> extra_names;
   if (const char* nk = std::getenv("TP_NK")) {
@@ -289,12 +291,12 @@ int main() {
       std::printf("%-11s %-42s %2d stages %6.1f us %6.0f GB/s\n", sh.name, cf.name, q.stages, us,
                   bytes / us / 1e3);
     }
-    if (sh.bits == 4) {  // the library's TMA decode kernel on the same weights
+    {  // the library's TMA decode kernel on the same weights
       void* ws = nullptr;
       const size_t ws_bytes = size_t(64) << 20;
       CK(cudaMalloc(&ws, ws_bytes));
       for (int M : {4, 8, 16}) {
-        KParams p = kparams(x, 0, nullptr, nullptr, nullptr, y, 0, M, N, K, 128, 4);
+        KParams p = kparams(x, 0, nullptr, nullptr, nullptr, y, 0, M, N, K, 128, sh.bits);
         auto run = [&](const char* what, auto launch) {
           const double us = tm.median_us([&](int i) {
             p.w = w[i % copies];
@@ -310,8 +312,10 @@ int main() {
         if (K % 2048 == 0)  // (zero points: their row stride must be a multiple of 16 bytes)
           run("tk::launch",
               [&](const KParams& q) { return tk::launch<0>(q, sms, ws, ws_bytes, 0); });
-        run("stream-K kernel",
-            [&](const KParams& q) { return sk::launch<0, 4>(q, sms, ws, ws_bytes, 0); });
+        run("stream-K kernel", [&](const KParams& q) {
+          return sh.bits == 4 ? sk::launch<0, 4>(q, sms, ws, ws_bytes, 0)
+                              : sk::launch<0, 8>(q, sms, ws, ws_bytes, 0);
+        });
         run("tile kernel", [&](const KParams& q) { return launch_tiles<0>(q, true, 0); });
         run("library's pick",
             [&](const KParams& q) { return launch_decode_float(q, sms, ws, ws_bytes, 0); });
