@@ -15,7 +15,9 @@
 // int4 weights in groups of 128 at the other M = 2..16 take the TMA decode kernel (namespace tk,
 // after sk: a producer warp, every operand in shared memory by TMA; tk::takes; H200, gpu_check
 // bench, 2026-12-04, (28672, 8192) M = 4 / 16: 58.4 / 70.6 us with its first units of 256 k,
-// the stream-K kernel 71.8 / 81.6; with units of 512 k 49.8 / 64.5 in tma_probe).
+// the stream-K kernel 71.8 / 81.6; with units of 512 k 49.8 / 64.5 in tma_probe), and so do
+// int8 weights on the largest shapes (32+ units per block; tma_probe, 70B.up W8 M = 4 / 16:
+// 75.4 / 85.1 us against 78.3 / 89.4).
 //
 // Packed weights in the decode layout (cuda_kernels.h, QMM_CUDA_PACK=decode): the stream-K
 // kernel with PK = true (M = 2..16, and M = 1 where X is too long for decode_sk1_kernel) and
@@ -1568,7 +1570,7 @@ cudaError_t launch_q8(const KParams& p, const QuantX& qx, int num_sms, void* ws,
 }  // namespace sk
 
 // ---------------------------------------------------------------------------------------------
-// M = 2..16, float mode, int4 weights in groups of 128, on sm_90: the TMA decode kernel.
+// M = 2..16, float mode, int4 / int8 weights in groups of 128, on sm_90: the TMA decode kernel.
 // The stream-K kernel above holds each weight in registers from its load to its mma, so its
 // bytes in flight are bounded by registers (2 chunks ahead, 64-byte pieces per row and quad)
 // and every 128-k chunk pays its own loads, scale arithmetic and block barrier (~240
@@ -1596,6 +1598,15 @@ cudaError_t launch_q8(const KParams& p, const QuantX& qx, int num_sms, void* ws,
 // group's sums (sk's SA); the two sub-chunks unrolled, so one's loads overlap the other's mma.
 // Work: sk's stream-K units over one block per SM (contiguous unit ranges, partial tiles summed
 // in block order by sk_reduce; without the workspace one tile per block).
+// 8-bit weights (BITS = 8): units of 128 rows x 256 k (the same two 16-KB weight boxes, 128 k
+// each, one group each), 5 stages. X needs no permutation there: it comes as a 3-D box (slabs
+// of 64 k, the 128-byte swizzle), the producer warp only issues copies and the consumers wait
+// on the copy barrier itself. A consumer lane reads k 32 t .. 32 t + 31 of its rows g, g + 8 and
+// of its X rows (lds128, conflict-free / 2-way) and runs sk's chunk mma (sk::unit_mma_x) on each
+// sub-chunk. A scale box (4 groups) serves a unit pair: it comes with the pair's first unit
+// (and with a block's first unit), whose stage the consumers give back only after the second
+// unit (tma_probe, H200, 2026-12-04, 70B.up W8 M = 4 / 8 / 16: 75.4 / 77.2 / 85.1 us, the
+// stream-K kernel 78.3 / 81.2 / 89.4; with a scale box in every unit 78.0 / 78.8 / 88.3).
 // Why units of 512 k (tests/gpu/tma_probe.cu, H200, 2026-12-04, 70B.up W4 (28672, 8192), us):
 // the read pattern alone (no arithmetic) takes 35.2 with only the 128 x 128 weight boxes, 46.0
 // with the 256-k units' scale, zero-point and X boxes (the scale box alone 5.8 of it: 128 rows
@@ -1612,6 +1623,12 @@ cudaError_t launch_q8(const KParams& p, const QuantX& qx, int num_sms, void* ws,
 // conflicted stores (with a __syncwarp after them): 76.7 instead of 55.5 us at M = 4 with
 // units of 256 k (tma_probe, same process; why is open). 16 consumer warps at M = 9..16 (one X
 // tile each, both halves dequantizing the same weights): 79.7 instead of 63.1 us on 70B.up.
+// Consumers splitting the unit by rows and by group (warp w: rows 64 (w % 2) .. + 63, group
+// w / 2; X permuted by each consumer lane itself, the producer a single copying thread, the 4
+// groups' sums added in shared memory at each segment end; 4 stages): 70B.up M = 4 / 8 / 16
+// 50.1 / 53.1 / 69.2 us against 50.9 / 53.2 / 64.0 (tma_probe, same run). The same kernel with
+// no arithmetic at all (its ring, boxes and stores only) took 48.3 / 49.8 / 54.2: at M <= 8 the
+// kernel runs at the speed of its own reads, at M = 16 the arithmetic shows.
 namespace tk {
 
 constexpr int kCW = 8;                      // consumer warps
@@ -1929,21 +1946,23 @@ bool maps(const KParams& p, CUtensorMap (&m)[4]) {
 }
 
 // Where it runs: a 9.0 device with the sm_90a build (gemm_sm90_available), float mode, int4
-// weights in groups of 128, M = 2..16, 16-byte aligned X rows, K % 512 == 0 and with zero points
-// K % 2048 == 0 (whole units, and scale / zero-point row strides the copy engine takes: 16-byte
-// multiples), 16-byte aligned weights, scales and zero points, and 4+ units per block (below
-// that the tile or stream-K kernel is faster: tma_probe with TP_NK, H200, 2026-12-04, in
-// tests/gpu/README.md).
+// or int8 weights in groups of 128, M = 2..16, 16-byte aligned X rows, K % 512 == 0 and with
+// zero points K % 2048 == 0 (whole units and unit pairs, and scale / zero-point row strides the
+// copy engine takes: 16-byte multiples), 16-byte aligned weights, scales and zero points, and
+// per block 4+ units (int4) / 32+ units (int8). Below that the tile or stream-K kernel is as
+// fast or faster (tma_probe, H200, 2026-12-04, in tests/gpu/README.md: int4 with TP_NK; int8 at
+// 13-16 units per block, 70B.attn and the 8B shapes, within 0.7 us of the stream-K kernel
+// either way, at 54 (70B.up / down) 3-6 % ahead of it).
 inline bool takes(const KParams& p, bool x_vec, int num_sms) {
   auto al16 = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; };
   if (p.packed || (p.bits != 4 && p.bits != 8) || p.gs != 128 || p.M < 2 || p.M > 16 ||
-      !x_vec || p.K % 512 != 0 || (p.zp && p.groups % 16 != 0) || p.row_bytes % 16 != 0 || !al16(p.w) ||
-      !al16(p.scales) || (p.zp && !al16(p.zp)) || p.N >= (int64_t(1) << 31) ||
+      !x_vec || p.K % 512 != 0 || (p.zp && p.groups % 16 != 0) || p.row_bytes % 16 != 0 ||
+      !al16(p.w) || !al16(p.scales) || (p.zp && !al16(p.zp)) || p.N >= (int64_t(1) << 31) ||
       !sm90::encoder() || !gemm_sm90_available())
     return false;
   const sk::Pick f = sk::forced();
   if (f != sk::Pick::kAuto) return f == sk::Pick::kTma;
-  return plan(p, num_sms, false).U >= 4 * int64_t(num_sms);
+  return plan(p, num_sms, false).U >= (p.bits == 4 ? 4 : 32) * int64_t(num_sms);
 }
 
 template <int XT, int BITS, int MT>
