@@ -2,8 +2,8 @@
 // matrix into a shared-memory ring by TMA, for which box shapes, ring depths, L2 promotion and
 // unit orders? No arithmetic: one producer thread issues the boxes, one consumer warp waits on
 // each stage and gives it back. Beside it, in the same process and on the same weights, the
-// library's TMA decode kernel (tk::decode_tma_kernel, M = 4, 8, 16), the stream-K and tile
-// kernels, and the copy ceiling.
+// library's TMA decode kernel (tk::decode_tma_kernel, M = 4, 8, 16; int4 and int8), the stream-K
+// and tile kernels, and the copy ceiling.
 //
 // A unit is `nb` boxes of `bi` bytes x `br` rows, adjacent along the row (so nb * bi contiguous
 // bytes of each of br rows); units are numbered row tile by row tile, k fastest, and each block
@@ -14,11 +14,12 @@
 // 128 weight bytes of a row. The TMA decode kernel's own boxes are "2x128Bx128 +s+z+X 5 st"
 // (M <= 8; its 256-k units of before: "256-k kernel's boxes").
 // `bulk` > 0: 1-D bulk copies of `bulk` contiguous bytes per unit instead (a prepacked layout).
+// `d3`: the unit's nb boxes as one 3-D box (the matrix seen as slabs of bi bytes).
 //
 // Build and run on the GPU machine (sm_90a):
 //   nvcc -O3 -std=c++17 -arch=sm_90a -Icsrc -Icsrc/include tests/gpu/tma_probe.cu \
 //     csrc/cuda/cuda_gemm_sm90.cu -o /tmp/tp
-//   /tmp/tp            # every configuration on the int4 70B / 8B shapes and 70B.up W8
+//   /tmp/tp            # every configuration on the 70B / 8B shapes (int4; int8 without extras)
 // TP_SHAPE="70B.up W4" runs one shape; TP_KERNEL_ONLY=1 only the decode kernels (for ncu);
 // TP_NK="6144x4096,..." adds int4 shapes N x K.
 // Findings are in tests/gpu/README.md.
@@ -39,6 +40,7 @@ struct Q {
   int stages, stage_bytes, nb, bi, br, bulk, order;
   int extras;  // 1: scale box, 2: zero-point box, 4: X boxes
   int sg;      // groups per scale box (4 or 8)
+  int d3;      // 1: a unit's nb weight boxes as one 3-D box (bi bytes x br rows x nb slabs)
   const uint8_t* w;  // (bulk) the weights
 };
 
@@ -90,8 +92,11 @@ __global__ void __launch_bounds__(64) tma_read_kernel(const __grid_constant__ CU
       }
       const int tile = int(u / q.C), c = int(u % q.C);
       const int row = tile * q.br, kb = c * q.nb * q.bi;  // first row, first byte of the row
-      for (int i = 0; i < q.nb; ++i)
-        sm90::tma_load_2d(st + uint32_t(i * q.bi * q.br), &tw, kb + i * q.bi, row, bar);
+      if (q.d3)
+        sm90::tma_load_3d(st, &tw, 0, row, kb / q.bi, bar);
+      else
+        for (int i = 0; i < q.nb; ++i)
+          sm90::tma_load_2d(st + uint32_t(i * q.bi * q.br), &tw, kb + i * q.bi, row, bar);
       const int grp = kb / 64;  // int4: 64 bytes per group of 128
       uint32_t o = wbytes;
       if (q.extras & 1) {
@@ -122,7 +127,7 @@ __global__ void __launch_bounds__(64) tma_read_kernel(const __grid_constant__ CU
 struct Cfg {
   const char* name;
   int bi, br, nb, inflight_kb, bps, promo, order, bulk;
-  int extras, sg;
+  int extras, sg, d3;
 };
 
 }  // namespace probe
@@ -142,7 +147,7 @@ int main() {
                                             CU_TENSOR_MAP_L2_PROMOTION_L2_256B};
   // name, box bytes, box rows, boxes per unit, KB in flight per block, blocks per SM,
   // promotion (0 none, 1 128 B, 2 256 B), order, bulk bytes, extras (1 scale, 2 zp, 4 X),
-  // groups per scale box (0: 4)
+  // groups per scale box (0: 4), 3-D weight box
   const Cfg cfgs[] = {
       {"256-k kernel's boxes (128Bx128 +s+z+X 6 st)", 128, 128, 1, 147, 1, 2, 0, 0, 7, 0},
       {"128Bx128 96K", 128, 128, 1, 96, 1, 2, 0, 0, 0, 0},
@@ -181,6 +186,14 @@ int main() {
       {"bulk 4K 96K", 0, 0, 0, 96, 1, 2, 0, 4096, 0, 0},
       {"bulk 32K 192K", 0, 0, 0, 192, 1, 2, 0, 32768, 0, 0},
       {"bulk 16K 48K", 0, 0, 0, 48, 1, 2, 0, 16384, 0, 0},
+      {"bulk 64K 192K", 0, 0, 0, 192, 1, 2, 0, 65536, 0, 0},
+      {"3-D 128Bx128x2 96K", 128, 128, 2, 96, 1, 2, 0, 0, 0, 0, 1},
+      {"3-D 128Bx128x4 128K", 128, 128, 4, 128, 1, 2, 0, 0, 0, 0, 1},
+      {"3-D 128Bx128x4 192K", 128, 128, 4, 192, 1, 2, 0, 0, 0, 0, 1},
+      {"3-D 128Bx128x2 +s+z+X 5 st", 128, 128, 2, 222, 1, 2, 0, 0, 7, 0, 1},
+      {"3-D 128Bx128x2 +s+z 5 st", 128, 128, 2, 200, 1, 2, 0, 0, 3, 0, 1},
+      {"3-D 128Bx128x4 +s8+z+X 3 st", 128, 128, 4, 220, 1, 2, 0, 0, 7, 8, 1},
+      {"3-D 128Bx128x4 +s8+z 3 st", 128, 128, 4, 210, 1, 2, 0, 0, 3, 8, 1},
   };
   struct Shape {
     int64_t N, RB;  // rows, bytes per row
@@ -236,6 +249,7 @@ int main() {
       q.order = cf.order;
       q.extras = cf.extras;
       q.sg = cf.sg ? cf.sg : 4;
+      q.d3 = cf.d3;
       const int wbytes = bulk ? cf.bulk : cf.nb * cf.bi * cf.br;
       q.stage_bytes = (wbytes + (cf.extras & 1 ? 4 * q.sg * cf.br : 0) +
                        (cf.extras & 2 ? 16 * cf.br : 0) +
@@ -260,9 +274,14 @@ int main() {
         if (bulk) break;
         using sm90::tensor_map_2d;
         const bool ok =
-            tensor_map_2d(&mw[c], CU_TENSOR_MAP_DATA_TYPE_UINT8, w[c], RB, N, RB, cf.bi, cf.br,
-                          cf.bi == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_NONE,
-                          promos[cf.promo]) &&
+            (cf.d3 ? sm90::tensor_map_3d(&mw[c], CU_TENSOR_MAP_DATA_TYPE_UINT8, w[c], cf.bi, N,
+                                         RB / cf.bi, RB, cf.bi, cf.bi, cf.br, cf.nb,
+                                         CU_TENSOR_MAP_SWIZZLE_128B)
+                   : tensor_map_2d(&mw[c], CU_TENSOR_MAP_DATA_TYPE_UINT8, w[c], RB, N, RB, cf.bi,
+                                   cf.br,
+                                   cf.bi == 128 ? CU_TENSOR_MAP_SWIZZLE_128B
+                                                : CU_TENSOR_MAP_SWIZZLE_NONE,
+                                   promos[cf.promo])) &&
             tensor_map_2d(&ms[c], CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s[c], G128, N, G128 * 4, q.sg,
                           cf.br, CU_TENSOR_MAP_SWIZZLE_NONE, promos[cf.promo]) &&
             tensor_map_2d(&mz[c], CU_TENSOR_MAP_DATA_TYPE_UINT8, z[c], G128, N, G128, 16, cf.br,
