@@ -1575,8 +1575,9 @@ cudaError_t launch_q8(const KParams& p, const QuantX& qx, int num_sms, void* ws,
 // bytes in flight are bounded by registers (2 chunks ahead, 64-byte pieces per row and quad)
 // and every 128-k chunk pays its own loads, scale arithmetic and block barrier (~240
 // instructions per warp and KB of weights). Here every operand goes to shared memory by TMA,
-// without passing through any thread: a producer warp loads each unit (128 weight rows x 512 k)
-// into a ring of kS stages as six boxes on one mbarrier: the weights (two 16-KB boxes of 128
+// without passing through any thread. int4 (8 bits: see the units below): a producer warp
+// loads each unit (128 weight rows x 512 k) into a ring of kS stages as six boxes on one
+// mbarrier: the weights (two 16-KB boxes of 128
 // bytes x 128 rows, the 128-byte swizzle, so ldmatrix reads them conflict-free), X (two boxes of
 // 8 MT rows x 256 k), and the unit's scales and zero points (a box of the unit's 4 fp32 groups,
 // one of 16 int8 groups holding its 4: 16 bytes, the least a box row may be, starting 16-byte
@@ -1810,7 +1811,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     const uint32_t st = sbase + uint32_t(slot * CF::kStage);
     sm90::mbar_wait((BITS == 4 ? full0 : copied0) + 8 * slot, ph);
     const uint32_t zof = zo + uint32_t((kGU * sg.c) & 15);  // the unit's zero points in the box
-    // 8 bits: the scales of a pair's second unit are in the first one's stage (kept until then)
+    // 8 bits: the scales of a pair's second unit are in the first one's stage (kept until then),
+    // except for an odd unit that is the block's first: it loaded its own scale box
     const bool own = BITS == 4 || (sg.c & 1) == 0 || i == 0;
     const bool keep = BITS == 8 && (sg.c & 1) == 0 && i + 1 < nu;
     if constexpr (BITS == 8) {
@@ -1856,7 +1858,8 @@ __global__ void __launch_bounds__(kThreads, 1)
         }
 #pragma unroll
         for (int h = 0; h < 2; ++h) {  // the sub-chunk's two groups
-          const float sc0 = __uint_as_float(h ? s0.y : s0.x), sc1 = __uint_as_float(h ? s1.y : s1.x);
+          const float sc0 = __uint_as_float(h ? s0.y : s0.x);
+          const float sc1 = __uint_as_float(h ? s1.y : s1.x);
           Deq<T> d0, d1;
           d0.init(sc0, int(int8_t(z0 >> (8 * h))));
           d1.init(sc1, int(int8_t(z1 >> (8 * h))));

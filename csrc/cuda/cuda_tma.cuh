@@ -1,6 +1,6 @@
-// mbarriers, the TMA 2-D tile load and the host tensor-map encoder of the Hopper kernels
-// (cuda_gemm_sm90.cu's GEMMs, cuda_gemv.cu's decode_tma_kernel). The device helpers are
-// sm_90 instructions: only kernel bodies compiled for sm_90 (or later) may call them.
+// mbarriers, the TMA 2-D and 3-D tile loads and the host tensor-map encoders (2-D, 3-D) of
+// the Hopper kernels (cuda_gemm_sm90.cu's GEMMs, cuda_gemv.cu's decode_tma_kernel). The device
+// helpers are sm_90 instructions: only kernel bodies compiled for sm_90 (or later) may call them.
 #pragma once
 
 #include <cuda.h>  // CUtensorMap and its enums (the encoder is reached through cudart)
@@ -12,7 +12,7 @@ namespace cuda {
 namespace {
 namespace sm90 {
 
-// mbarriers (shared::cta addresses) and the TMA 2-D tile load that completes on one.
+// mbarriers (shared::cta addresses) and the TMA 2-D / 3-D tile loads that complete on one.
 __device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(bar), "r"(count) : "memory");
 }

@@ -329,8 +329,9 @@ bool run_case_once(const Case& c, Stats& st, bool verbose) {
 // Decode cases (M = 2..16, both modes) run twice: as the library picks, then with the
 // stream-K kernel forced (QMM_CUDA_DECODE=stream-k), which the library gives only to shapes
 // with 8+ chunks per block, so that the small shapes here test its tile sharing as well;
-// float-mode int4 cases in groups of 128 a third time on the TMA decode kernel
-// (QMM_CUDA_DECODE=tma; the library gives it shapes with 4+ units of 512 k per block).
+// float-mode cases in groups of 128 (int4 and int8) a third time on the TMA decode kernel
+// (QMM_CUDA_DECODE=tma; the library gives it shapes with 4+ units of 512 k per block for int4,
+// 32+ units of 256 k per block for int8).
 // Decode cases (M <= 16) also run on packed weights in the decode layout (qmm_pack with
 // QMM_CUDA_PACK=decode: the decode kernel on it for group sizes that are multiples of 32, a
 // canonical copy otherwise).
