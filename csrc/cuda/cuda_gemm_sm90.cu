@@ -668,12 +668,16 @@ __global__ void __launch_bounds__(WsRegs<NWG>::kThreads, 1)
 // Measured (2026-12-03, H200, gpu_check bench, g128 + zp, (8192, 8192) / (28672, 8192)): M =
 // 4096 W4 485 / 547 TFLOP/s, W8 466 / 523 (the fp16-exact wgmma kernel: 282 / 303, 268 / 286);
 // M = 64 (64-row tiles) W4 211 / 315, W8 186 / 299 (fp16-exact: 149 / 191, 133 / 172).
+// The consumer warpgroups' ping-pong (see the kernel) then took M = 4096 from 486 / 549 to
+// 506 / 575 (W4) and 467 / 523 to 494 / 562 (W8); M = 256 and 1024 gained 2-9 % as well
+// (2026-12-04, same command and machine, old and new library side by side).
 // Not kept: 256 weight rows x 64 X rows per tile (two m64 tiles per warpgroup, so each thread
 // loads half the sx / sum_q per accumulator) read 405 / 455 at M = 4096 but 175 / 321 at M =
-// 64 (the 128-row tile alone, before the 64-row one: 161 / 213); the X rows in two m64n64 halves, so one half's fold runs under
-// the other's MMAs, 267 / 288 (with 4-way bank conflicts on its sx loads). ncu (the 256 x 64
-// tile, M = 4096): issue slots 51 % busy, 0.74 of 2.2 warps eligible per scheduler, L1 / shared
-// 56 %: latency-bound, 2 consumer warps per scheduler.
+// 64 (the 128-row tile alone, before the 64-row one: 161 / 213); the X rows in two m64n64
+// halves, so one half's fold runs under the other's MMAs, 267 / 288 (with 4-way bank conflicts
+// on its sx loads). ncu (the 256 x 64 tile, M = 4096): issue slots 51 % busy, 0.74 of 2.2
+// warps eligible per scheduler, L1 / shared 56 %: latency-bound, 2 consumer warps per
+// scheduler.
 constexpr int kS8BK = 128;  // k per stage (one group)
 constexpr int kS8BN = 128;  // weight rows per tile
 constexpr int kS8R = int(kInt8Sm90Rows);  // X rows per block of the sx / sum_q layout
@@ -869,6 +873,17 @@ __global__ void __launch_bounds__(384, 1)
     }
   };
 
+  // Ping-pong: the two consumer warpgroups issue their stage's MMAs in turns (named barrier
+  // 1 + wg is warpgroup wg's turn: 128 threads of it wait there, the other warpgroup's 128
+  // arrive once it has issued its own), so the tensor cores run one warpgroup's MMAs while the
+  // other folds and preloads its group; in lockstep both folded at once with the MMAs idle.
+  // Warpgroup 1 starts by handing warpgroup 0 the first turn and skips its last hand-over, so
+  // every arrival meets its wait.
+  const int wg = warp >> 2;
+  auto turn_wait = [&]() { asm volatile("bar.sync %0, 256;" ::"r"(1 + wg) : "memory"); };
+  auto turn_pass = [&]() { asm volatile("bar.arrive %0, 256;" ::"r"(2 - wg) : "memory"); };
+  if (wg == 1) turn_pass();
+
   int slot = 0;
   uint32_t phase = 0;
   float sw[2];
@@ -885,10 +900,12 @@ __global__ void __launch_bounds__(384, 1)
 #pragma unroll
     for (int st = 0; st < 4; ++st) fence_acc(ac[st]);  // fragments complete before the fence
     fence_acc(iacc);
+    turn_wait();
     wgmma_fence();
 #pragma unroll
     for (int st = 0; st < 4; ++st) wgmma_s8<BITS, ACC>(iacc, ac[st], desc + uint64_t(2 * st));
     wgmma_commit();
+    if (wg == 0 || i + 1 < nk) turn_pass();
     const int ns = slot + 1 == S ? 0 : slot + 1;
     const uint32_t nph = ns == 0 ? phase ^ 1 : phase;
     const bool more = i + 1 < nk;
